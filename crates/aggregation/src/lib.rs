@@ -1,0 +1,1 @@
+//! Aggregate flat model updates with Byzantine-robust rules, and craft the attacks they defend against.

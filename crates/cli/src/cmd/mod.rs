@@ -1,0 +1,7 @@
+//! One module per subcommand family.
+
+pub mod aggregate;
+pub mod bench;
+pub mod metrics;
+pub mod train;
+pub mod yuma;

@@ -1,0 +1,67 @@
+//! Run, inspect and benchmark a deai network from the command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+mod cmd;
+
+/// deai: a decentralized-AI network — a replicated ledger that coordinates task proposers,
+/// miners and validators, trains models by federated learning with Byzantine-robust
+/// aggregation, pays for useful work, and measures how decentralized the result is.
+#[derive(Parser, Debug)]
+#[command(name = "deai", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags accepted by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Directory holding the chain database, keys, blobs and reports.
+    #[arg(long, global = true, default_value = "./.deai", env = "DEAI_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Print machine-readable JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compute one Yuma consensus epoch from a JSON case and print every output field.
+    Yuma(cmd::yuma::YumaArgs),
+    /// Aggregate a matrix of updates with a robust rule (f64 reference path).
+    Aggregate(cmd::aggregate::AggregateArgs),
+    /// Compute decentralization metrics of a vector of holdings.
+    Metrics(cmd::metrics::MetricsArgs),
+    /// Train a model by federated learning on an MNIST-format dataset.
+    Train(cmd::train::TrainArgs),
+    /// Run a benchmark and print its ratio against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Yuma(args) => cmd::yuma::run(args, &cli.global),
+        Command::Aggregate(args) => cmd::aggregate::run(args, &cli.global),
+        Command::Metrics(args) => cmd::metrics::run(args, &cli.global),
+        Command::Train(args) => cmd::train::run(args, &cli.global),
+        Command::Bench(bench) => cmd::bench::run(bench, &cli.global),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

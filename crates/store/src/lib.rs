@@ -1,0 +1,1 @@
+//! Persist blocks and ledger state in redb atomically, recover after a crash, and keep content-addressed blobs.
