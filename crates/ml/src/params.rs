@@ -1,0 +1,377 @@
+//! Model parameters as one flat `Vec<f32>`, their seeded initialisation, safetensors files and
+//! updates.
+//!
+//! # Flat order
+//!
+//! Parameters are the concatenation of the tensors below, in this order, each row-major
+//! (PyTorch layouts: a dense weight is `[out, in]`, a convolution weight is
+//! `[out_channels, in_channels, kh, kw]`):
+//!
+//! | model | tensors (name `[shape]`) | total |
+//! |---|---|---|
+//! | `mlp` | `fc1.weight [200, 784]`, `fc1.bias [200]`, `fc2.weight [10, 200]`, `fc2.bias [10]` | 159,010 |
+//! | `cnn` | `conv1.weight [8, 1, 5, 5]`, `conv1.bias [8]`, `conv2.weight [16, 8, 5, 5]`, `conv2.bias [16]`, `fc1.weight [128, 256]`, `fc1.bias [128]`, `fc2.weight [10, 128]`, `fc2.bias [10]` | 37,610 |
+//!
+//! # Initialisation
+//!
+//! From ChaCha8 stream `(seed, "init")`, tensors in flat order, values in row-major order:
+//! weights of layers followed by a ReLU are Kaiming-uniform `U(±sqrt(6 / fan_in))`, the output
+//! layer is Xavier-uniform `U(±sqrt(6 / (fan_in + fan_out)))`, biases are zero.
+//!
+//! # Files and updates
+//!
+//! A safetensors file holds the tensors above under their names (dtype F32, little-endian) with
+//! metadata `{"format": "deai-ml/1", "model": <name>}`; a round trip is bit-exact. An update is
+//! `new − old` as a flat vector with the blake3 hash of its little-endian bytes.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::MlError;
+use crate::seed;
+
+/// The models this crate trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// 784-200-10 with a ReLU.
+    Mlp,
+    /// conv(1→8, 5×5) ReLU maxpool2, conv(8→16, 5×5) ReLU maxpool2, dense 256→128 ReLU, dense 128→10.
+    Cnn,
+}
+
+/// One named tensor of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// Name in safetensors files and candle `VarBuilder` paths.
+    pub name: &'static str,
+    /// Shape.
+    pub shape: &'static [usize],
+    /// Initialisation rule.
+    pub init: InitRule,
+}
+
+/// How a tensor is initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitRule {
+    /// `U(±sqrt(6 / fan_in))`.
+    KaimingUniform,
+    /// `U(±sqrt(6 / (fan_in + fan_out)))`.
+    XavierUniform,
+    /// All zeros.
+    Zeros,
+}
+
+impl TensorSpec {
+    /// Number of values.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// `(fan_in, fan_out)` of a weight: `(in × receptive field, out × receptive field)`.
+    fn fans(&self) -> (usize, usize) {
+        let receptive: usize = self.shape.iter().skip(2).product();
+        let out = self.shape.first().copied().unwrap_or(1);
+        let inp = self.shape.get(1).copied().unwrap_or(1);
+        (inp * receptive, out * receptive)
+    }
+}
+
+const fn t(name: &'static str, shape: &'static [usize], init: InitRule) -> TensorSpec {
+    TensorSpec { name, shape, init }
+}
+
+use InitRule::{KaimingUniform as K, XavierUniform as X, Zeros as Z};
+
+/// MLP hidden width.
+pub const MLP_HIDDEN: usize = 200;
+/// Input pixels of both models (28 × 28).
+pub const INPUT: usize = 784;
+/// Side of the input image.
+pub const SIDE: usize = 28;
+
+const MLP: &[TensorSpec] = &[
+    t("fc1.weight", &[MLP_HIDDEN, INPUT], K),
+    t("fc1.bias", &[MLP_HIDDEN], Z),
+    t("fc2.weight", &[10, MLP_HIDDEN], X),
+    t("fc2.bias", &[10], Z),
+];
+
+const CNN: &[TensorSpec] = &[
+    t("conv1.weight", &[8, 1, 5, 5], K),
+    t("conv1.bias", &[8], Z),
+    t("conv2.weight", &[16, 8, 5, 5], K),
+    t("conv2.bias", &[16], Z),
+    t("fc1.weight", &[128, 256], K),
+    t("fc1.bias", &[128], Z),
+    t("fc2.weight", &[10, 128], X),
+    t("fc2.bias", &[10], Z),
+];
+
+impl ModelKind {
+    /// Name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::Cnn => "cnn",
+        }
+    }
+
+    /// The tensors in flat order.
+    pub fn layout(self) -> &'static [TensorSpec] {
+        match self {
+            Self::Mlp => MLP,
+            Self::Cnn => CNN,
+        }
+    }
+
+    /// Total number of parameters.
+    pub fn num_params(self) -> usize {
+        self.layout().iter().map(TensorSpec::numel).sum()
+    }
+
+    /// Checks that `params` has this model's length.
+    pub fn check_len(self, params: &[f32]) -> Result<(), MlError> {
+        let expected = self.num_params();
+        if params.len() == expected {
+            Ok(())
+        } else {
+            Err(MlError::ParamLen {
+                model: self.name(),
+                expected,
+                got: params.len(),
+            })
+        }
+    }
+
+    /// Seeded initial parameters (see the module docs).
+    pub fn init(self, seed: u64) -> Vec<f32> {
+        let mut rng = seed::rng(seed, "init", &[]);
+        let mut out = Vec::with_capacity(self.num_params());
+        for spec in self.layout() {
+            let (fan_in, fan_out) = spec.fans();
+            let bound = match spec.init {
+                InitRule::KaimingUniform => (6.0 / fan_in as f64).sqrt(),
+                InitRule::XavierUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+                InitRule::Zeros => 0.0,
+            } as f32;
+            for _ in 0..spec.numel() {
+                out.push(if bound > 0.0 {
+                    rng.gen_range(-bound..bound)
+                } else {
+                    0.0
+                });
+            }
+        }
+        out
+    }
+
+    /// Splits a flat vector into `(spec, values)` pairs in flat order.
+    pub fn split(self, params: &[f32]) -> Result<Vec<(TensorSpec, &[f32])>, MlError> {
+        self.check_len(params)?;
+        let mut rest = params;
+        let mut out = Vec::with_capacity(self.layout().len());
+        for spec in self.layout() {
+            let (head, tail) = rest.split_at(spec.numel());
+            out.push((*spec, head));
+            rest = tail;
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = MlError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "mlp" => Ok(Self::Mlp),
+            "cnn" => Ok(Self::Cnn),
+            _ => Err(MlError::Config {
+                name: "model",
+                value: s.to_owned(),
+                accepted: "accepted: mlp, cnn",
+            }),
+        }
+    }
+}
+
+const FORMAT: &str = "deai-ml/1";
+
+fn st_err(path: &Path, reason: impl fmt::Display) -> MlError {
+    MlError::Safetensors {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Serialises parameters as safetensors bytes (tensor names and shapes from the layout).
+pub fn to_safetensors(kind: ModelKind, params: &[f32]) -> Result<Vec<u8>, MlError> {
+    let parts = kind.split(params)?;
+    let bytes: Vec<Vec<u8>> = parts
+        .iter()
+        .map(|(_, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::with_capacity(parts.len());
+    for ((spec, _), b) in parts.iter().zip(&bytes) {
+        let view =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, spec.shape.to_vec(), b)
+                .map_err(|e| st_err(Path::new("<memory>"), e))?;
+        views.push((spec.name, view));
+    }
+    let meta = std::collections::HashMap::from([
+        ("format".to_owned(), FORMAT.to_owned()),
+        ("model".to_owned(), kind.name().to_owned()),
+    ]);
+    safetensors::serialize(views, Some(meta)).map_err(|e| st_err(Path::new("<memory>"), e))
+}
+
+/// Parses safetensors bytes written by [`to_safetensors`]; `path` only names errors.
+pub fn from_safetensors(path: &Path, bytes: &[u8]) -> Result<(ModelKind, Vec<f32>), MlError> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| st_err(path, e))?;
+    let model = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("model"))
+        .ok_or_else(|| {
+            st_err(
+                path,
+                "no \"model\" entry in the metadata (accepted: mlp, cnn)",
+            )
+        })?;
+    let kind: ModelKind = model.parse()?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| st_err(path, e))?;
+    let mut out = Vec::with_capacity(kind.num_params());
+    for spec in kind.layout() {
+        let view = st
+            .tensor(spec.name)
+            .map_err(|e| st_err(path, format!("tensor {}: {e}", spec.name)))?;
+        if view.dtype() != safetensors::Dtype::F32 || view.shape() != spec.shape {
+            return Err(st_err(
+                path,
+                format!(
+                    "tensor {} is {:?} {:?}, expected F32 {:?}",
+                    spec.name,
+                    view.dtype(),
+                    view.shape(),
+                    spec.shape
+                ),
+            ));
+        }
+        out.extend(
+            view.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+    }
+    if st.len() != kind.layout().len() {
+        return Err(st_err(
+            path,
+            format!(
+                "{} tensors, model {kind} has {}",
+                st.len(),
+                kind.layout().len()
+            ),
+        ));
+    }
+    Ok((kind, out))
+}
+
+/// Writes parameters to a safetensors file.
+pub fn save(path: &Path, kind: ModelKind, params: &[f32]) -> Result<(), MlError> {
+    let bytes = to_safetensors(kind, params)?;
+    std::fs::write(path, bytes).map_err(|source| MlError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads parameters from a safetensors file.
+pub fn load(path: &Path) -> Result<(ModelKind, Vec<f32>), MlError> {
+    let bytes = std::fs::read(path).map_err(|source| MlError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    from_safetensors(path, &bytes)
+}
+
+/// blake3 of the little-endian bytes of `values`.
+pub fn hash_f32(values: &[f32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    let mut buf = [0u8; 4096];
+    for chunk in values.chunks(1024) {
+        for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
+            dst.copy_from_slice(&v.to_le_bytes());
+        }
+        h.update(&buf[..chunk.len() * 4]);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// A model update: `new − old` and its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// `new − old`, flat.
+    pub delta: Vec<f32>,
+    /// [`hash_f32`] of `delta`.
+    pub hash: [u8; 32],
+}
+
+impl Update {
+    /// The update that takes `old` to `new`.
+    pub fn between(old: &[f32], new: &[f32]) -> Result<Self, MlError> {
+        if old.len() != new.len() {
+            return Err(MlError::LenMismatch {
+                what: "update old/new",
+                left: old.len(),
+                right: new.len(),
+            });
+        }
+        let delta: Vec<f32> = new.iter().zip(old).map(|(n, o)| n - o).collect();
+        let hash = hash_f32(&delta);
+        Ok(Self { delta, hash })
+    }
+
+    /// Hex of the hash.
+    pub fn hash_hex(&self) -> String {
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_docs() {
+        assert_eq!(ModelKind::Mlp.num_params(), 159_010);
+        assert_eq!(ModelKind::Cnn.num_params(), 37_610);
+    }
+
+    #[test]
+    fn init_is_seeded_and_bounded() {
+        let a = ModelKind::Mlp.init(1);
+        assert_eq!(a, ModelKind::Mlp.init(1));
+        assert_ne!(a, ModelKind::Mlp.init(2));
+        let bound = (6.0f32 / 784.0).sqrt();
+        assert!(a[..156_800].iter().all(|x| x.abs() <= bound));
+        assert!(a[156_800..157_000].iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn hash_matches_plain_bytes() {
+        let v: Vec<f32> = (0..3000).map(|i| i as f32 * 0.5).collect();
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(hash_f32(&v), *blake3::hash(&bytes).as_bytes());
+    }
+}
