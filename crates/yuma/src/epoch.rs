@@ -1,0 +1,852 @@
+//! The fixed-point epoch: integer stakes, `I32F32` weights and bonds in, `I32F32` consensus,
+//! incentive, dividends, emission shares and new bonds out. See the crate docs for the steps.
+
+use fixed::types::I96F32;
+
+use crate::error::YumaError;
+use crate::math::{
+    alpha_from_diff, alpha_sigmoid, fixed_proportion_to_u16, inplace_normalize,
+    inplace_normalize_using_sum, is_topk_nonzero, moving_average_from_millionths, safe_div,
+    u16_proportion, weighted_median_sorted, Fx, Recip, ONE, ZERO,
+};
+use crate::matrix::UidMatrix;
+
+/// Epoch parameters in the chain's own representation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedParams {
+    /// Consensus majority ratio κ in [0, 1]: the stake share that must support a weight.
+    pub kappa: Fx,
+    /// Bonds penalty in [0, 1]: 0 bonds on raw weights, 1 on weights clipped at consensus.
+    pub bonds_penalty: Fx,
+    /// Bonds moving average in [0, 1]; the EMA weight of the new bonds is `1 − this`.
+    pub bonds_moving_average: Fx,
+    /// Validator permits go to the `k` largest non-zero stakes; `None` = no limit.
+    pub max_allowed_validators: Option<usize>,
+    /// Stakes strictly below this (same unit as the stakes) count as 0, except the owner's.
+    pub stake_threshold: u128,
+    /// Subnet owner UID: keeps its self-weight, its permit and its stake below the threshold.
+    pub owner_uid: Option<usize>,
+    /// Yuma3 bonds (absolute per validator, in [0, 1]) instead of classic column-normalized bonds.
+    pub yuma3: bool,
+    /// Liquid alpha: per-bond EMA rate from the buy/sell distance (Yuma3 only).
+    pub liquid_alpha: bool,
+    /// Lowest liquid alpha, in [0, 1].
+    pub alpha_low: Fx,
+    /// Highest liquid alpha, in [alpha_low, 1].
+    pub alpha_high: Fx,
+    /// Sigmoid steepness of liquid alpha (the chain stores an `i16`; divided by −100 inside).
+    pub alpha_sigmoid_steepness: Fx,
+    /// Total emission of the epoch; absolute emissions are `normalized × emission`.
+    pub emission: I96F32,
+}
+
+impl FixedParams {
+    /// Subtensor's defaults: κ = 32767/65535, bonds penalty 1, bonds moving average 0.9, no
+    /// validator limit, no stake threshold, classic bonds, alpha (45875, 58982)/65535,
+    /// steepness 1000, emission 1.
+    pub fn chain_defaults() -> FixedParams {
+        FixedParams {
+            kappa: u16_proportion(32767),
+            bonds_penalty: u16_proportion(u16::MAX),
+            bonds_moving_average: moving_average_from_millionths(900_000),
+            max_allowed_validators: None,
+            stake_threshold: 0,
+            owner_uid: None,
+            yuma3: false,
+            liquid_alpha: false,
+            alpha_low: u16_proportion(45875),
+            alpha_high: u16_proportion(58982),
+            alpha_sigmoid_steepness: Fx::from_num(1000),
+            emission: I96F32::ONE,
+        }
+    }
+}
+
+/// Which weights refer to a UID that re-registered after the weight was set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Outdated {
+    /// No weight is outdated.
+    #[default]
+    None,
+    /// `columns[j]`: every weight on UID j is outdated.
+    Columns(Vec<bool>),
+    /// `matrix[i][j]`: the weight of UID i on UID j is outdated.
+    Matrix(Vec<Vec<bool>>),
+    /// As on chain: weight (i, j) is outdated when `last_update[i] <= block_at_registration[j]`.
+    Blocks {
+        /// Block at which each UID last set weights.
+        last_update: Vec<u64>,
+        /// Block at which each UID last registered.
+        block_at_registration: Vec<u64>,
+    },
+}
+
+impl Outdated {
+    fn validate(&self, n: usize) -> Result<(), YumaError> {
+        match self {
+            Outdated::None => Ok(()),
+            Outdated::Columns(c) => check_len("outdated", c.len(), n),
+            Outdated::Matrix(m) => {
+                check_len("outdated", m.len(), n)?;
+                for (row, r) in m.iter().enumerate() {
+                    if r.len() != n {
+                        return Err(YumaError::RaggedMatrix {
+                            name: "outdated",
+                            row,
+                            len: r.len(),
+                            expected: n,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Outdated::Blocks {
+                last_update,
+                block_at_registration,
+            } => {
+                check_len("last_update", last_update.len(), n)?;
+                check_len("block_at_registration", block_at_registration.len(), n)
+            }
+        }
+    }
+
+    /// Clears the outdated entries of the weight row of `uid`.
+    fn mask_row(&self, uid: usize, row: &mut [Fx]) {
+        match self {
+            Outdated::None => {}
+            Outdated::Columns(c) => {
+                for (v, &o) in row.iter_mut().zip(c) {
+                    if o {
+                        *v = ZERO;
+                    }
+                }
+            }
+            Outdated::Matrix(m) => {
+                if let Some(mask) = m.get(uid) {
+                    for (v, &o) in row.iter_mut().zip(mask) {
+                        if o {
+                            *v = ZERO;
+                        }
+                    }
+                }
+            }
+            Outdated::Blocks {
+                last_update,
+                block_at_registration,
+            } => {
+                let updated = last_update.get(uid).copied().unwrap_or(0);
+                for (v, &registered) in row.iter_mut().zip(block_at_registration) {
+                    if updated <= registered {
+                        *v = ZERO;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The masks the chain derives from blocks and registrations.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Masks {
+    /// Validator permits held before this epoch; `None` = this epoch's new permits (steady
+    /// state). Rows without a permit have their weights ignored and no active stake.
+    pub validator_permits: Option<Vec<bool>>,
+    /// Whether each UID set weights within the activity cutoff; `None` = all active.
+    pub active: Option<Vec<bool>>,
+    /// Weights on UIDs that re-registered since they were set.
+    pub outdated: Outdated,
+    /// UIDs registered since the last epoch: bonds on them are dropped. `None` = none.
+    pub recently_registered: Option<Vec<bool>>,
+}
+
+/// Everything one epoch reads, in integer / fixed-point form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedInput {
+    /// Stake of each UID in any integer unit (e.g. the ledger's `Amount`); its length is n.
+    pub stake: Vec<u128>,
+    /// Raw weights `w[i][j]` that UID i set on UID j (the chain's stored `u16` values, any row
+    /// scale); non-negative.
+    pub weights: UidMatrix<Fx>,
+    /// Bonds as the epoch reads them: classic — the stored `u16` value as an integer (any
+    /// column scale); Yuma3 — the stored `u16` divided by 65535 (see [`bonds_from_u16`]).
+    pub bonds: UidMatrix<Fx>,
+    /// Validator permits and activity/registration masks.
+    pub masks: Masks,
+    /// Parameters.
+    pub params: FixedParams,
+}
+
+/// Liquid alphas used for the Yuma3 bond EMA.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiquidAlphas {
+    /// Alphas of the rows the epoch worked on.
+    pub rows: UidMatrix<Fx>,
+    /// Alpha of column j for every other row (weight 0, bond 0).
+    pub other_rows: Vec<Fx>,
+}
+
+/// Every quantity of one epoch, named as in subtensor's `epoch_mechanism`.
+///
+/// Matrices hold the rows of the UIDs that can be non-zero anywhere in the epoch (permitted
+/// validators with weights, UIDs with active stake, UIDs with bonds); all other rows are zero.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedEpochOutput {
+    /// Stake after the threshold, normalized to sum 1.
+    pub stake: Vec<Fx>,
+    /// Validator permits the epoch used (input permits, owner forced on).
+    pub validator_permits: Vec<bool>,
+    /// Permits for the next epoch: top-k non-zero stake, owner forced on.
+    pub new_validator_permits: Vec<bool>,
+    /// Stake of active permitted validators, normalized.
+    pub active_stake: Vec<Fx>,
+    /// Weights after masking (permits, self-weight, outdated), row-normalized.
+    pub weights: UidMatrix<Fx>,
+    /// Stake-weighted median of each column at κ.
+    pub consensus: Vec<Fx>,
+    /// Weights clipped at consensus.
+    pub clipped_weights: UidMatrix<Fx>,
+    /// Row sums of the clipped weights.
+    pub validator_trust: Vec<Fx>,
+    /// `Σ_i active_stake_i · w_ij` before clipping (legacy, not used on chain).
+    pub preranks: Vec<Fx>,
+    /// `Σ_i active_stake_i · clipped_ij`, not normalized.
+    pub ranks: Vec<Fx>,
+    /// `ranks / preranks` (legacy server trust, 0 where preranks is 0).
+    pub trust: Vec<Fx>,
+    /// Ranks normalized to sum 1 (or all 0).
+    pub incentive: Vec<Fx>,
+    /// `weights + bonds_penalty · (clipped − weights)`.
+    pub weights_for_bonds: UidMatrix<Fx>,
+    /// Classic only: `weights_for_bonds ∘ active_stake`, column-normalized.
+    pub bonds_delta: Option<UidMatrix<Fx>>,
+    /// Yuma3 with liquid alpha (and some non-zero consensus) only.
+    pub liquid_alphas: Option<LiquidAlphas>,
+    /// New bonds: classic — EMA column-normalized; Yuma3 — EMA (absolute).
+    pub ema_bonds: UidMatrix<Fx>,
+    /// Bonds to store: classic — `ema_bonds` column max-upscaled; Yuma3 — `ema_bonds`. Rows
+    /// without a new validator permit are cleared.
+    pub bonds_out: UidMatrix<Fx>,
+    /// `bonds_out` as stored on chain: `floor(65535 · b)`.
+    pub bonds_out_u16: UidMatrix<u16>,
+    /// Dividends, normalized to sum 1 (or all 0).
+    pub dividends: Vec<Fx>,
+    /// Incentive share of the emission.
+    pub normalized_server_emission: Vec<Fx>,
+    /// Dividend share of the emission (stake share when nothing was earned).
+    pub normalized_validator_emission: Vec<Fx>,
+    /// Total share of each UID.
+    pub normalized_combined_emission: Vec<Fx>,
+    /// `normalized_server_emission × emission`.
+    pub server_emission: Vec<I96F32>,
+    /// `normalized_validator_emission × emission`.
+    pub validator_emission: Vec<I96F32>,
+    /// `normalized_combined_emission × emission`.
+    pub combined_emission: Vec<I96F32>,
+}
+
+/// Reads stored `u16` bonds the way the epoch does: classic keeps the integer value, Yuma3
+/// divides by 65535.
+pub fn bonds_from_u16(stored: &UidMatrix<u16>, yuma3: bool) -> UidMatrix<Fx> {
+    if yuma3 {
+        stored.map(u16_proportion)
+    } else {
+        stored.map(Fx::from_num)
+    }
+}
+
+/// Raw `u16` weights as the epoch reads them.
+pub fn weights_from_u16(stored: &UidMatrix<u16>) -> UidMatrix<Fx> {
+    stored.map(Fx::from_num)
+}
+
+fn check_len(name: &'static str, len: usize, expected: usize) -> Result<(), YumaError> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(YumaError::LengthMismatch {
+            name,
+            len,
+            expected,
+        })
+    }
+}
+
+fn check_unit(name: &'static str, v: Fx) -> Result<(), YumaError> {
+    if v < ZERO || v > ONE {
+        return Err(YumaError::ParamOutOfRange {
+            name,
+            value: v.to_num::<f64>(),
+            accepted: "a number in [0, 1]",
+        });
+    }
+    Ok(())
+}
+
+fn check_non_negative(name: &'static str, m: &UidMatrix<Fx>) -> Result<(), YumaError> {
+    for (row, values) in m.rows() {
+        if let Some(col) = values.iter().position(|&v| v < ZERO) {
+            let value = values.get(col).copied().unwrap_or(ZERO).to_num::<f64>();
+            return Err(YumaError::InvalidEntry {
+                name,
+                row,
+                col,
+                value,
+                min: 0.0,
+                max: Fx::MAX.to_num::<f64>(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn validate(input: &FixedInput) -> Result<usize, YumaError> {
+    let n = input.stake.len();
+    if n > 1 << 16 {
+        return Err(YumaError::TooManyUids { n });
+    }
+    check_len("weights", input.weights.n(), n)?;
+    check_len("bonds_prev", input.bonds.n(), n)?;
+    check_non_negative("weights", &input.weights)?;
+    check_non_negative("bonds_prev", &input.bonds)?;
+    let m = &input.masks;
+    if let Some(v) = &m.validator_permits {
+        check_len("validator_permits", v.len(), n)?;
+    }
+    if let Some(v) = &m.active {
+        check_len("active", v.len(), n)?;
+    }
+    if let Some(v) = &m.recently_registered {
+        check_len("recently_registered", v.len(), n)?;
+    }
+    m.outdated.validate(n)?;
+    let p = &input.params;
+    check_unit("kappa", p.kappa)?;
+    check_unit("bonds_penalty", p.bonds_penalty)?;
+    check_unit("bonds_moving_average", p.bonds_moving_average)?;
+    check_unit("alpha_low", p.alpha_low)?;
+    check_unit("alpha_high", p.alpha_high)?;
+    if p.alpha_low > p.alpha_high {
+        return Err(YumaError::ParamOutOfRange {
+            name: "alpha_low",
+            value: p.alpha_low.to_num::<f64>(),
+            accepted: "a number in [0, alpha_high]",
+        });
+    }
+    if p.emission < I96F32::ZERO {
+        return Err(YumaError::ParamOutOfRange {
+            name: "emission",
+            value: p.emission.to_num::<f64>(),
+            accepted: "a number >= 0",
+        });
+    }
+    if let Some(owner) = p.owner_uid {
+        if owner >= n {
+            return Err(YumaError::UidOutOfRange {
+                name: "owner_uid",
+                uid: owner,
+                n,
+            });
+        }
+    }
+    Ok(n)
+}
+
+/// `floor(s · 2^32 / total)` as `I32F32` bits for `s <= total`, `total > 0`: the chain's
+/// `I64F64` normalization followed by truncation to `I32F32`, computed exactly.
+fn amount_share(s: u128, total: u128) -> Fx {
+    if s >= total {
+        return ONE;
+    }
+    let mut r = s;
+    let mut q: i64 = 0;
+    for _ in 0..32 {
+        q <<= 1;
+        // 2r >= total, without overflow.
+        if r >= total - r {
+            r -= total - r;
+            q |= 1;
+        } else {
+            r += r;
+        }
+    }
+    Fx::from_bits(q)
+}
+
+/// Sets every column of the row-major `rows × n` matrix to sum 1 (columns summing to 0 are
+/// left as they are).
+fn col_normalize(m: &mut [Fx], n: usize) {
+    if n == 0 {
+        return;
+    }
+    let mut sums = vec![ZERO; n];
+    for row in m.chunks_exact(n) {
+        for (s, &v) in sums.iter_mut().zip(row) {
+            *s = s.saturating_add(v);
+        }
+    }
+    let recips: Vec<Option<Recip>> = sums
+        .iter()
+        .map(|&s| (s != ZERO).then(|| Recip::new(s)))
+        .collect();
+    for row in m.chunks_exact_mut(n) {
+        for (v, r) in row.iter_mut().zip(&recips) {
+            if let Some(r) = r {
+                *v = r.div(*v);
+            }
+        }
+    }
+}
+
+/// Divides every column by its maximum (columns whose maximum is 0 are left as they are).
+fn col_max_upscale(m: &mut [Fx], n: usize) {
+    if n == 0 {
+        return;
+    }
+    let mut maxes = vec![ZERO; n];
+    for row in m.chunks_exact(n) {
+        for (mx, &v) in maxes.iter_mut().zip(row) {
+            if *mx < v {
+                *mx = v;
+            }
+        }
+    }
+    let recips: Vec<Option<Recip>> = maxes
+        .iter()
+        .map(|&s| (s != ZERO).then(|| Recip::new(s)))
+        .collect();
+    for row in m.chunks_exact_mut(n) {
+        for (v, r) in row.iter_mut().zip(&recips) {
+            if let Some(r) = r {
+                *v = r.div(*v);
+            }
+        }
+    }
+}
+
+/// Stake-weighted median of every column over the rows `rows` (positions in the row-major
+/// matrix) with normalized stakes `use_stake`.
+fn consensus_columns(
+    w: &[Fx],
+    n: usize,
+    rows: &[usize],
+    use_stake: &[Fx],
+    minority: Fx,
+) -> Vec<Fx> {
+    const BLOCK: usize = 64;
+    let mut consensus = vec![ZERO; n];
+    if rows.is_empty() || n == 0 {
+        return consensus;
+    }
+    let u = rows.len();
+    let mut keys = vec![0u64; BLOCK * u];
+    let mut j0 = 0;
+    while j0 < n {
+        let width = BLOCK.min(n - j0);
+        for (k, &pos) in rows.iter().enumerate() {
+            let start = pos * n + j0;
+            let Some(segment) = w.get(start..start + width) else {
+                continue;
+            };
+            for (jj, &v) in segment.iter().enumerate() {
+                // Normalized weights are in [0, 1]: bits in [0, 2^32], so the key fits.
+                let bits = v.to_bits().max(0) as u64;
+                if let Some(slot) = keys.get_mut(jj * u + k) {
+                    *slot = (bits << 16) | k as u64;
+                }
+            }
+        }
+        for jj in 0..width {
+            if let (Some(col_keys), Some(out)) = (
+                keys.get_mut(jj * u..(jj + 1) * u),
+                consensus.get_mut(j0 + jj),
+            ) {
+                *out = weighted_median_sorted(col_keys, use_stake, minority);
+            }
+        }
+        j0 += width;
+    }
+    consensus
+}
+
+/// Runs one epoch in fixed point.
+///
+/// Validation errors are returned before any computation; the computation itself cannot fail.
+pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
+    let n = validate(input)?;
+    let p = &input.params;
+    let masks = &input.masks;
+    let owner = p.owner_uid;
+
+    // == Stake ==
+    let filtered: Vec<u128> = input
+        .stake
+        .iter()
+        .enumerate()
+        .map(|(uid, &s)| {
+            if owner != Some(uid) && s < p.stake_threshold {
+                0
+            } else {
+                s
+            }
+        })
+        .collect();
+    let total = filtered
+        .iter()
+        .try_fold(0u128, |acc, &s| acc.checked_add(s))
+        .ok_or(YumaError::StakeOverflow)?;
+    let stake: Vec<Fx> = if total == 0 {
+        vec![ZERO; n]
+    } else {
+        filtered.iter().map(|&s| amount_share(s, total)).collect()
+    };
+
+    // == Validator permits ==
+    let mut new_validator_permits = is_topk_nonzero(&stake, p.max_allowed_validators.unwrap_or(n));
+    let mut validator_permits = masks
+        .validator_permits
+        .clone()
+        .unwrap_or_else(|| new_validator_permits.clone());
+    if let Some(o) = owner {
+        for permits in [&mut validator_permits, &mut new_validator_permits] {
+            if let Some(cell) = permits.get_mut(o) {
+                *cell = true;
+            }
+        }
+    }
+
+    // == Active stake ==
+    let mut active_stake: Vec<Fx> = stake
+        .iter()
+        .enumerate()
+        .map(|(uid, &s)| {
+            let active = masks
+                .active
+                .as_ref()
+                .is_none_or(|a| a.get(uid).copied().unwrap_or(false));
+            let permitted = validator_permits.get(uid).copied().unwrap_or(false);
+            if active && permitted {
+                s
+            } else {
+                ZERO
+            }
+        })
+        .collect();
+    inplace_normalize(&mut active_stake);
+
+    // == Rows the epoch works on ==
+    let mut in_rows = vec![false; n];
+    for (uid, &s) in active_stake.iter().enumerate() {
+        if s > ZERO {
+            in_rows[uid] = true;
+        }
+    }
+    for &uid in input.weights.row_uids() {
+        if validator_permits.get(uid).copied().unwrap_or(false) {
+            in_rows[uid] = true;
+        }
+    }
+    for &uid in input.bonds.row_uids() {
+        in_rows[uid] = true;
+    }
+    let row_uids: Vec<usize> = (0..n).filter(|&uid| in_rows[uid]).collect();
+    let r_count = row_uids.len();
+    let mut pos_of = vec![usize::MAX; n];
+    for (pos, &uid) in row_uids.iter().enumerate() {
+        pos_of[uid] = pos;
+    }
+    let row_stake: Vec<Fx> = row_uids.iter().map(|&uid| active_stake[uid]).collect();
+
+    // == Weights: permit, self-weight and outdated masks, row normalization ==
+    let mut w = vec![ZERO; r_count * n];
+    for (uid, values) in input.weights.rows() {
+        if !validator_permits.get(uid).copied().unwrap_or(false) {
+            continue;
+        }
+        let pos = pos_of[uid];
+        let Some(row) = w.get_mut(pos * n..(pos + 1) * n) else {
+            continue;
+        };
+        row.copy_from_slice(values);
+        if owner != Some(uid) {
+            row[uid] = ZERO;
+        }
+        masks.outdated.mask_row(uid, row);
+        let row_sum = row.iter().fold(ZERO, |a, &v| a.saturating_add(v));
+        if row_sum > ZERO {
+            let recip = Recip::new(row_sum);
+            for v in row.iter_mut() {
+                *v = recip.div(*v);
+            }
+        }
+    }
+
+    // == Consensus: stake-weighted median at κ ==
+    let median_rows: Vec<usize> = (0..r_count).filter(|&pos| row_stake[pos] > ZERO).collect();
+    let mut use_stake: Vec<Fx> = median_rows.iter().map(|&pos| row_stake[pos]).collect();
+    inplace_normalize(&mut use_stake);
+    let stake_sum = use_stake.iter().fold(ZERO, |a, &v| a.saturating_add(v));
+    let minority = stake_sum.saturating_sub(p.kappa);
+    let consensus = consensus_columns(&w, n, &median_rows, &use_stake, minority);
+
+    // == Clipping and validator trust ==
+    let mut clipped = w.clone();
+    for row in clipped.chunks_exact_mut(n.max(1)) {
+        for (v, &c) in row.iter_mut().zip(&consensus) {
+            if c < *v {
+                *v = c;
+            }
+        }
+    }
+    let mut validator_trust = vec![ZERO; n];
+    for (pos, row) in clipped.chunks_exact(n.max(1)).enumerate() {
+        validator_trust[row_uids[pos]] = row.iter().fold(ZERO, |a, &v| a.saturating_add(v));
+    }
+
+    // == Ranks and incentive ==
+    let mut preranks = vec![ZERO; n];
+    let mut ranks = vec![ZERO; n];
+    for &pos in &median_rows {
+        let s = row_stake[pos];
+        let wr = &w[pos * n..(pos + 1) * n];
+        let cr = &clipped[pos * n..(pos + 1) * n];
+        for j in 0..n {
+            preranks[j] = preranks[j].saturating_add(s.saturating_mul(wr[j]));
+            ranks[j] = ranks[j].saturating_add(s.saturating_mul(cr[j]));
+        }
+    }
+    let trust: Vec<Fx> = ranks
+        .iter()
+        .zip(&preranks)
+        .map(|(&r, &pr)| safe_div(r, pr))
+        .collect();
+    let mut incentive = ranks.clone();
+    inplace_normalize(&mut incentive);
+
+    // == Bonds ==
+    let penalty = p.bonds_penalty;
+    let wfb: Vec<Fx> = if penalty == ZERO {
+        w.clone()
+    } else if penalty == ONE {
+        clipped.clone()
+    } else {
+        w.iter()
+            .zip(&clipped)
+            .map(|(&a, &c)| a.saturating_add(penalty.saturating_mul(c.saturating_sub(a))))
+            .collect()
+    };
+    let mut bonds = vec![ZERO; r_count * n];
+    for (uid, values) in input.bonds.rows() {
+        let pos = pos_of[uid];
+        if let Some(row) = bonds.get_mut(pos * n..(pos + 1) * n) {
+            row.copy_from_slice(values);
+            if let Some(recent) = &masks.recently_registered {
+                for (v, &r) in row.iter_mut().zip(recent) {
+                    if r {
+                        *v = ZERO;
+                    }
+                }
+            }
+        }
+    }
+    let ema_alpha = ONE.saturating_sub(p.bonds_moving_average);
+    let one_minus_alpha = ONE.saturating_sub(ema_alpha);
+    let mut dividends = vec![ZERO; n];
+    let mut bonds_delta = None;
+    let mut liquid_alphas = None;
+    let ema: Vec<Fx>;
+    let mut bonds_out: Vec<Fx>;
+    if p.yuma3 {
+        let use_liquid = p.liquid_alpha && consensus.iter().any(|&c| c != ZERO);
+        if use_liquid {
+            let (low, high, steep) = (p.alpha_low, p.alpha_high, p.alpha_sigmoid_steepness);
+            // Alpha at a zero distance is by far the most common value: compute it once.
+            let alpha_zero = alpha_from_diff(ZERO, low, high, steep);
+            let mut alphas = vec![ZERO; r_count * n];
+            let mut e = vec![ZERO; r_count * n];
+            for idx in 0..r_count * n {
+                let j = idx % n;
+                let (wv, bv, c) = (wfb[idx], bonds[idx], consensus[j]);
+                let diff = if wv >= bv {
+                    wv.saturating_sub(c).min(ONE).max(ZERO)
+                } else {
+                    bv.saturating_sub(wv).min(ONE).max(ZERO)
+                };
+                let a = if diff == ZERO {
+                    alpha_zero
+                } else {
+                    alpha_from_diff(diff, low, high, steep)
+                };
+                alphas[idx] = a;
+                let decayed = ONE.saturating_sub(a).saturating_mul(bv);
+                let inc = a.saturating_mul(wv).max(ZERO);
+                e[idx] = decayed.saturating_add(inc).min(ONE);
+            }
+            let other_rows = consensus
+                .iter()
+                .map(|&c| alpha_sigmoid(c, ZERO, ZERO, low, high, steep))
+                .collect();
+            liquid_alphas = Some(LiquidAlphas {
+                rows: UidMatrix::from_parts(n, row_uids.clone(), alphas),
+                other_rows,
+            });
+            ema = e;
+        } else {
+            ema = wfb
+                .iter()
+                .zip(&bonds)
+                .map(|(&nw, &o)| {
+                    ema_alpha
+                        .saturating_mul(nw)
+                        .saturating_add(one_minus_alpha.saturating_mul(o))
+                })
+                .collect();
+        }
+        let mut ema_norm = ema.clone();
+        col_normalize(&mut ema_norm, n);
+        let mut per_validator = vec![ZERO; n];
+        for (pos, row) in ema_norm.chunks_exact(n.max(1)).enumerate() {
+            let total = row
+                .iter()
+                .zip(&incentive)
+                .fold(ZERO, |a, (&b, &i)| a.saturating_add(b.saturating_mul(i)));
+            per_validator[row_uids[pos]] = total;
+        }
+        for (d, (&t, &s)) in dividends
+            .iter_mut()
+            .zip(per_validator.iter().zip(&active_stake))
+        {
+            *d = t.checked_mul(s).unwrap_or(ZERO);
+        }
+        inplace_normalize(&mut dividends);
+        bonds_out = ema.clone();
+    } else {
+        col_normalize(&mut bonds, n);
+        let mut delta = wfb.clone();
+        for (pos, row) in delta.chunks_exact_mut(n.max(1)).enumerate() {
+            let s = row_stake[pos];
+            for v in row.iter_mut() {
+                *v = v.saturating_mul(s);
+            }
+        }
+        col_normalize(&mut delta, n);
+        let mut e: Vec<Fx> = delta
+            .iter()
+            .zip(&bonds)
+            .map(|(&d, &o)| {
+                ema_alpha
+                    .saturating_mul(d)
+                    .saturating_add(one_minus_alpha.saturating_mul(o))
+            })
+            .collect();
+        col_normalize(&mut e, n);
+        for (pos, row) in e.chunks_exact(n.max(1)).enumerate() {
+            dividends[row_uids[pos]] = row
+                .iter()
+                .zip(&incentive)
+                .fold(ZERO, |a, (&b, &i)| a.saturating_add(i.saturating_mul(b)));
+        }
+        inplace_normalize(&mut dividends);
+        bonds_out = e.clone();
+        col_max_upscale(&mut bonds_out, n);
+        bonds_delta = Some(UidMatrix::from_parts(n, row_uids.clone(), delta));
+        ema = e;
+    }
+    // Rows that lose (or never had) a permit store no bonds.
+    for (pos, row) in bonds_out.chunks_exact_mut(n.max(1)).enumerate() {
+        if !new_validator_permits[row_uids[pos]] {
+            row.fill(ZERO);
+        }
+    }
+    let bonds_out_u16: Vec<u16> = bonds_out
+        .iter()
+        .map(|&b| fixed_proportion_to_u16(b))
+        .collect();
+
+    // == Emission ==
+    let combined: Vec<Fx> = incentive
+        .iter()
+        .zip(&dividends)
+        .map(|(&i, &d)| i.saturating_add(d))
+        .collect();
+    let emission_sum = combined.iter().fold(ZERO, |a, &v| a.saturating_add(v));
+    let mut normalized_server_emission = incentive.clone();
+    let mut normalized_validator_emission = dividends.clone();
+    let mut normalized_combined_emission = combined;
+    inplace_normalize_using_sum(&mut normalized_server_emission, emission_sum);
+    inplace_normalize_using_sum(&mut normalized_validator_emission, emission_sum);
+    inplace_normalize(&mut normalized_combined_emission);
+    if emission_sum == ZERO {
+        let fallback = if active_stake.iter().all(|&s| s == ZERO) {
+            &stake
+        } else {
+            &active_stake
+        };
+        normalized_validator_emission.clone_from(fallback);
+        normalized_combined_emission.clone_from(fallback);
+    }
+    let scale = |v: &[Fx]| -> Vec<I96F32> {
+        v.iter()
+            .map(|&x| I96F32::saturating_from_num(x).saturating_mul(p.emission))
+            .collect()
+    };
+    let server_emission = scale(&normalized_server_emission);
+    let validator_emission = scale(&normalized_validator_emission);
+    let combined_emission = scale(&normalized_combined_emission);
+
+    let matrix = |data: Vec<Fx>| UidMatrix::from_parts(n, row_uids.clone(), data);
+    Ok(FixedEpochOutput {
+        stake,
+        validator_permits,
+        new_validator_permits,
+        active_stake,
+        weights: matrix(w),
+        consensus,
+        clipped_weights: matrix(clipped),
+        validator_trust,
+        preranks,
+        ranks,
+        trust,
+        incentive,
+        weights_for_bonds: matrix(wfb),
+        bonds_delta,
+        liquid_alphas,
+        ema_bonds: matrix(ema),
+        bonds_out: matrix(bonds_out),
+        bonds_out_u16: UidMatrix::from_parts(n, row_uids.clone(), bonds_out_u16),
+        dividends,
+        normalized_server_emission,
+        normalized_validator_emission,
+        normalized_combined_emission,
+        server_emission,
+        validator_emission,
+        combined_emission,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amount_share_is_exact_floor() {
+        for (s, t) in [
+            (1u128, 3u128),
+            (2, 3),
+            (0, 5),
+            (5, 5),
+            (7, 1 << 90),
+            (12345, 1 << 64),
+        ] {
+            assert_eq!(
+                amount_share(s, t).to_bits() as u128,
+                (s << 32) / t,
+                "{s}/{t}"
+            );
+        }
+        // 2^128 − 1 is divisible by 3, so this share is exactly 1/3.
+        assert_eq!(
+            amount_share(u128::MAX / 3, u128::MAX).to_bits(),
+            (1i64 << 32) / 3
+        );
+    }
+}
