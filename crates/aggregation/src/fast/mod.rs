@@ -1,0 +1,596 @@
+//! The production f32 path: the same definitions as [`crate::reference`], computed with SIMD
+//! (runtime dispatch to AVX2/AVX-512 through `pulp`, safe code), both cores (rayon) and the
+//! memory traffic of about one read of the n×d matrix where the rule allows it.
+//!
+//! - Weighted sums (FedAvg, Multi-Krum's mean, the last step of most rules): one pass over
+//!   column blocks that stay in L1, f64 accumulators, four rows per sweep.
+//! - Norm-clipping mean: one fused pass that sums the rows *unclipped* and measures their
+//!   norms; a second pass over only the rows that needed clipping corrects the sum.
+//! - Median and trimmed mean: a pruned sorting network ([`network`]) run on
+//!   [`network::LANES`] coordinates at once, over column blocks, in parallel.
+//! - Krum, Multi-Krum, NNM, FoolsGold and the geometric median: pairwise distances through
+//!   the Gram matrix X·Xᵀ (`gemm`), computed per column chunk in f32 and summed across chunks
+//!   in f64; the geometric median then iterates Weiszfeld on the n coefficients of z = Σ cⱼxⱼ
+//!   (‖z − xᵢ‖² = Gᵢᵢ − 2(Gc)ᵢ + cᵀGc), so an iteration costs O(n²), not O(nd).
+//!
+//! Values are not validated up front (that would be a second pass): NaN/Inf propagate into a
+//! sum, norm or check accumulator, and only then the rows are scanned to name the bad row.
+
+pub mod matmul;
+pub mod network;
+
+use rayon::prelude::*;
+
+use crate::error::{AggregationError, Result};
+use crate::reference::GmInit;
+use crate::rows;
+
+/// Columns per rayon task.
+const TASK_COLUMNS: usize = 16 * 1024;
+/// Columns per L1-resident accumulator block.
+const BLOCK: usize = 1024;
+
+/// Runs `f` compiled for the best instruction set of this CPU.
+#[inline(always)]
+fn simd<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+/// After a non-finite result: the first non-finite input, or an overflow error.
+fn non_finite_error(rule: &'static str, rows: &[&[f32]]) -> AggregationError {
+    rows::find_non_finite(rows).unwrap_or(AggregationError::Overflow { rule })
+}
+
+/// acc[j] += Σᵢ cᵢ·xᵢ[start + j] over the rows with cᵢ ≠ 0.
+#[inline(always)]
+fn accumulate(acc: &mut [f64], rows: &[(&[f32], f64)], start: usize) {
+    let len = acc.len();
+    let mut groups = rows.chunks_exact(4);
+    for g in &mut groups {
+        let (x0, c0) = (&g[0].0[start..start + len], g[0].1);
+        let (x1, c1) = (&g[1].0[start..start + len], g[1].1);
+        let (x2, c2) = (&g[2].0[start..start + len], g[2].1);
+        let (x3, c3) = (&g[3].0[start..start + len], g[3].1);
+        for j in 0..len {
+            acc[j] += (c0 * f64::from(x0[j]) + c1 * f64::from(x1[j]))
+                + (c2 * f64::from(x2[j]) + c3 * f64::from(x3[j]));
+        }
+    }
+    for &(x, c) in groups.remainder() {
+        let x = &x[start..start + len];
+        for (a, &v) in acc.iter_mut().zip(x) {
+            *a += c * f64::from(v);
+        }
+    }
+}
+
+/// out[j] = init(j) + Σᵢ cᵢ·xᵢⱼ, skipping rows with cᵢ = 0, written through `conv`.
+fn combine_into<O: Send>(
+    rows: &[&[f32]],
+    coeffs: &[f64],
+    init: impl Fn(usize) -> f64 + Sync,
+    conv: impl Fn(f64) -> O + Sync,
+    out: &mut [O],
+) {
+    let active: Vec<(&[f32], f64)> = rows
+        .iter()
+        .zip(coeffs)
+        .filter(|(_, &c)| c != 0.0)
+        .map(|(r, &c)| (*r, c))
+        .collect();
+    out.par_chunks_mut(TASK_COLUMNS)
+        .enumerate()
+        .for_each(|(t, chunk)| {
+            simd(|| {
+                let mut acc = [0.0f64; BLOCK];
+                let base = t * TASK_COLUMNS;
+                for (b, dst) in chunk.chunks_mut(BLOCK).enumerate() {
+                    let start = base + b * BLOCK;
+                    let acc = &mut acc[..dst.len()];
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        *a = init(start + j);
+                    }
+                    accumulate(acc, &active, start);
+                    for (o, &a) in dst.iter_mut().zip(acc.iter()) {
+                        *o = conv(a);
+                    }
+                }
+            })
+        });
+}
+
+/// Σᵢ cᵢxᵢ in f32 (f64 accumulation). Rows with cᵢ = 0 are not read, except that with
+/// `check_skipped` they are scanned for non-finite values (for rules that must reject them).
+pub fn combine(
+    rule: &'static str,
+    rows: &[&[f32]],
+    coeffs: &[f64],
+    check_skipped: bool,
+) -> Result<Vec<f32>> {
+    let d = rows.first().map_or(0, |r| r.len());
+    let mut out = vec![0.0f32; d];
+    combine_into(rows, coeffs, |_| 0.0, |a| a as f32, &mut out);
+    if out.iter().any(|v| !v.is_finite()) {
+        return Err(non_finite_error(rule, rows));
+    }
+    if check_skipped {
+        for (row, (r, _)) in rows
+            .iter()
+            .zip(coeffs)
+            .enumerate()
+            .filter(|(_, (_, &c))| c == 0.0)
+        {
+            if let Some(AggregationError::NonFinite { coord, value, .. }) =
+                rows::find_non_finite(&[*r])
+            {
+                return Err(AggregationError::NonFinite { row, coord, value });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Σᵢ cᵢxᵢ with f64 output (no rounding), plus `init`.
+fn combine_f64(rows: &[&[f32]], coeffs: &[f64], init: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
+    let d = rows.first().map_or(0, |r| r.len());
+    let mut out = vec![0.0f64; d];
+    combine_into(rows, coeffs, init, |a| a, &mut out);
+    out
+}
+
+/// Per-row Σⱼ xᵢⱼ·yⱼ and Σⱼ xᵢⱼ² (f64), in parallel over (row, column task).
+pub fn norms_and_dots(
+    rule: &'static str,
+    rows: &[&[f32]],
+    y: &[f64],
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let per_row = |r: &[f32], k: usize| {
+        let start = k * TASK_COLUMNS;
+        let end = (start + TASK_COLUMNS).min(r.len());
+        simd(|| {
+            let mut s = [0.0f64; 8];
+            let mut t = [0.0f64; 8];
+            let x = &r[start..end];
+            let y = &y[start..end];
+            let mut xs = x.chunks_exact(8);
+            let mut ys = y.chunks_exact(8);
+            for (xc, yc) in (&mut xs).zip(&mut ys) {
+                for l in 0..8 {
+                    let v = f64::from(xc[l]);
+                    s[l] += v * v;
+                    t[l] += v * yc[l];
+                }
+            }
+            let mut sq: f64 = s.iter().sum();
+            let mut dt: f64 = t.iter().sum();
+            for (&xv, &yv) in xs.remainder().iter().zip(ys.remainder()) {
+                let v = f64::from(xv);
+                sq += v * v;
+                dt += v * yv;
+            }
+            (sq, dt)
+        })
+    };
+    let (sq, dt) = per_row_reduce(rows, per_row);
+    if sq.iter().chain(&dt).any(|v| !v.is_finite()) {
+        return Err(non_finite_error(rule, rows));
+    }
+    Ok((sq, dt))
+}
+
+/// Sums `f(row, task)` over the column tasks of each row, in parallel; returns two vectors.
+fn per_row_reduce(
+    rows: &[&[f32]],
+    f: impl Fn(&[f32], usize) -> (f64, f64) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    let d = rows.first().map_or(0, |r| r.len());
+    let tasks = d.div_ceil(TASK_COLUMNS);
+    let parts: Vec<(usize, f64, f64)> = (0..rows.len() * tasks)
+        .into_par_iter()
+        .map(|p| {
+            let (i, k) = (p / tasks, p % tasks);
+            let (a, b) = f(rows[i], k);
+            (i, a, b)
+        })
+        .collect();
+    let mut a = vec![0.0; rows.len()];
+    let mut b = vec![0.0; rows.len()];
+    for (i, x, y) in parts {
+        a[i] += x;
+        b[i] += y;
+    }
+    (a, b)
+}
+
+/// Norm-clipping mean with weights `a` (normalized): one fused pass (unclipped weighted sum
+/// and row norms), then a correction pass over the rows whose norm exceeds `max_norm`.
+pub fn norm_clipped_sum(
+    rule: &'static str,
+    rows: &[&[f32]],
+    a: &[f64],
+    max_norm: f64,
+) -> Result<Vec<f32>> {
+    let n = rows.len();
+    let d = rows[0].len();
+    let all: Vec<(&[f32], f64)> = rows.iter().zip(a).map(|(r, &c)| (*r, c)).collect();
+    let mut out = vec![0.0f32; d];
+    let sq_norms = out
+        .par_chunks_mut(TASK_COLUMNS)
+        .enumerate()
+        .map(|(t, chunk)| {
+            simd(|| {
+                let mut sq = vec![0.0f64; n];
+                let mut acc = [0.0f64; BLOCK];
+                let base = t * TASK_COLUMNS;
+                for (b, dst) in chunk.chunks_mut(BLOCK).enumerate() {
+                    let start = base + b * BLOCK;
+                    let len = dst.len();
+                    let acc = &mut acc[..len];
+                    acc.iter_mut().for_each(|v| *v = 0.0);
+                    for (i, &(x, c)) in all.iter().enumerate() {
+                        let x = &x[start..start + len];
+                        let mut s = [0.0f64; 8];
+                        let mut xs = x.chunks_exact(8);
+                        let mut accs = acc.chunks_exact_mut(8);
+                        for (xc, ac) in (&mut xs).zip(&mut accs) {
+                            for l in 0..8 {
+                                let v = f64::from(xc[l]);
+                                s[l] += v * v;
+                                ac[l] += c * v;
+                            }
+                        }
+                        let mut tot: f64 = s.iter().sum();
+                        for (&v, ac) in xs.remainder().iter().zip(accs.into_remainder()) {
+                            let v = f64::from(v);
+                            tot += v * v;
+                            *ac += c * v;
+                        }
+                        sq[i] += tot;
+                    }
+                    for (o, &v) in dst.iter_mut().zip(acc.iter()) {
+                        *o = v as f32;
+                    }
+                }
+                sq
+            })
+        })
+        .reduce(
+            || vec![0.0f64; n],
+            |mut x, y| {
+                x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
+                x
+            },
+        );
+    if sq_norms.iter().any(|v| !v.is_finite()) {
+        return Err(non_finite_error(rule, rows));
+    }
+    let correction: Vec<f64> = sq_norms
+        .iter()
+        .zip(a)
+        .map(|(&s, &c)| {
+            let norm = s.sqrt();
+            if norm > max_norm {
+                c * (max_norm / norm - 1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    if correction.iter().any(|&c| c != 0.0) {
+        let base = out.clone();
+        combine_into(
+            rows,
+            &correction,
+            |j| f64::from(base[j]),
+            |v| v as f32,
+            &mut out,
+        );
+    }
+    if out.iter().any(|v| !v.is_finite()) {
+        return Err(AggregationError::Overflow { rule });
+    }
+    Ok(out)
+}
+
+/// Centered clipping, L iterations, each one distance pass and one weighted-sum pass.
+pub fn centered_clipping(
+    rule: &'static str,
+    rows: &[&[f32]],
+    tau: f64,
+    l: usize,
+    v0: Option<&[f64]>,
+) -> Result<Vec<f32>> {
+    let n = rows.len();
+    let d = rows[0].len();
+    let mut v = v0.map_or_else(|| vec![0.0; d], <[f64]>::to_vec);
+    if l == 0 {
+        // Still reject bad rows, as the reference does.
+        if let Some(e) = rows::find_non_finite(rows) {
+            return Err(e);
+        }
+    }
+    for _ in 0..l {
+        let sq = sq_dists_to(rows, &v);
+        if sq.iter().any(|x| !x.is_finite()) {
+            return Err(non_finite_error(rule, rows));
+        }
+        let scale: Vec<f64> = sq
+            .iter()
+            .map(|s| {
+                let dist = s.sqrt();
+                if dist > 0.0 {
+                    (tau / dist).min(1.0)
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let inv_n = 1.0 / n as f64;
+        let keep = 1.0 - scale.iter().sum::<f64>() * inv_n;
+        let coeffs: Vec<f64> = scale.iter().map(|s| s * inv_n).collect();
+        let prev = v;
+        v = combine_f64(rows, &coeffs, |j| keep * prev[j]);
+    }
+    crate::rules::narrow(rule, &v)
+}
+
+/// Per-row ‖xᵢ − v‖² (f64).
+fn sq_dists_to(rows: &[&[f32]], v: &[f64]) -> Vec<f64> {
+    per_row_reduce(rows, |r, k| {
+        let start = k * TASK_COLUMNS;
+        let end = (start + TASK_COLUMNS).min(r.len());
+        simd(|| {
+            let mut s = [0.0f64; 8];
+            let x = &r[start..end];
+            let y = &v[start..end];
+            let mut xs = x.chunks_exact(8);
+            let mut ys = y.chunks_exact(8);
+            for (xc, yc) in (&mut xs).zip(&mut ys) {
+                for l in 0..8 {
+                    let t = f64::from(xc[l]) - yc[l];
+                    s[l] += t * t;
+                }
+            }
+            let mut tot: f64 = s.iter().sum();
+            for (&xv, &yv) in xs.remainder().iter().zip(ys.remainder()) {
+                let t = f64::from(xv) - yv;
+                tot += t * t;
+            }
+            (tot, 0.0)
+        })
+    })
+    .0
+}
+
+/// Columns per Gram chunk: about 512 KiB of packed rows.
+fn gram_chunk(n: usize) -> usize {
+    ((128 * 1024 / n.max(1)) / 64 * 64).clamp(256, 16 * 1024)
+}
+
+/// The Gram matrix X·Xᵀ (n×n, f64): f32 products per column chunk, summed in f64.
+pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
+    let n = rows.len();
+    let d = rows[0].len();
+    let chunk = gram_chunk(n);
+    let tasks = d.div_ceil(chunk);
+    let g = (0..tasks)
+        .into_par_iter()
+        .fold(
+            || (vec![0.0f64; n * n], Vec::<f32>::new(), vec![0.0f32; n * n]),
+            |(mut acc, mut packed, mut part), t| {
+                let start = t * chunk;
+                let len = chunk.min(d - start);
+                packed.clear();
+                for r in rows {
+                    packed.extend_from_slice(&r[start..start + len]);
+                }
+                if matmul::gram_f32(&packed, n, len, len, &mut part, matmul::Parallelism::None)
+                    .is_ok()
+                {
+                    for (a, &p) in acc.iter_mut().zip(&part) {
+                        *a += f64::from(p);
+                    }
+                }
+                (acc, packed, part)
+            },
+        )
+        .map(|(acc, _, _)| acc)
+        .reduce(
+            || vec![0.0f64; n * n],
+            |mut x, y| {
+                x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
+                x
+            },
+        );
+    if (0..n).any(|i| !g[i * n + i].is_finite()) {
+        return match rows::find_non_finite(rows) {
+            Some(e) => Err(e),
+            // Finite but too large for f32 products: exact f64 Gram instead.
+            None => Ok(crate::reference::gram(rows)),
+        };
+    }
+    Ok(g)
+}
+
+/// Squared distances ‖xᵢ − xⱼ‖² (n×n) from the Gram matrix, clamped at 0.
+pub fn pairwise_sq_dists(rows: &[&[f32]]) -> Result<Vec<f64>> {
+    let n = rows.len();
+    let g = gram(rows)?;
+    let mut d2 = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                d2[i * n + j] = (g[i * n + i] + g[j * n + j] - 2.0 * g[i * n + j]).max(0.0);
+            }
+        }
+    }
+    Ok(d2)
+}
+
+/// Smoothed Weiszfeld on the coefficients c of z = Σ cⱼxⱼ, using the Gram matrix; returns c.
+pub fn weiszfeld_in_span(
+    g: &[f64],
+    n: usize,
+    a: &[f64],
+    nu: f64,
+    max_iter: usize,
+    tol: f64,
+    init: GmInit,
+) -> Vec<f64> {
+    let quad = |c: &[f64]| -> (Vec<f64>, f64) {
+        let gc: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| g[i * n + j] * c[j]).sum::<f64>())
+            .collect();
+        let cgc = c.iter().zip(&gc).map(|(x, y)| x * y).sum::<f64>();
+        (gc, cgc)
+    };
+    let mut c = match init {
+        GmInit::Mean => a.to_vec(),
+        GmInit::Zero => vec![0.0; n],
+    };
+    for _ in 0..max_iter {
+        let (gc, cgc) = quad(&c);
+        let beta: Vec<f64> = (0..n)
+            .map(|i| {
+                let dist = (g[i * n + i] - 2.0 * gc[i] + cgc).max(0.0).sqrt();
+                a[i] / nu.max(dist)
+            })
+            .collect();
+        let total: f64 = beta.iter().sum();
+        let next: Vec<f64> = beta.iter().map(|b| b / total).collect();
+        let delta: Vec<f64> = next.iter().zip(&c).map(|(x, y)| x - y).collect();
+        let step = quad(&delta).1.max(0.0).sqrt();
+        c = next;
+        if step <= tol {
+            break;
+        }
+    }
+    c
+}
+
+/// Mixes the rows: out_i = Σⱼ wᵢⱼxⱼ (w n×n row-major), in chunks of columns.
+pub fn mix(rule: &'static str, rows: &[&[f32]], w: &[f64]) -> Result<Vec<Vec<f32>>> {
+    let n = rows.len();
+    let d = rows[0].len();
+    let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
+    let chunk = gram_chunk(n);
+    let tasks = d.div_ceil(chunk);
+    let parts: Vec<Vec<f32>> = (0..tasks)
+        .into_par_iter()
+        .map(|t| {
+            let start = t * chunk;
+            let len = chunk.min(d - start);
+            let mut packed = Vec::with_capacity(n * len);
+            for r in rows {
+                packed.extend_from_slice(&r[start..start + len]);
+            }
+            let mut out = vec![0.0f32; n * len];
+            if matmul::mix_f32(
+                &w32,
+                n,
+                &packed,
+                len,
+                len,
+                &mut out,
+                matmul::Parallelism::None,
+            )
+            .is_err()
+            {
+                out.iter_mut().for_each(|v| *v = f32::NAN);
+            }
+            out
+        })
+        .collect();
+    let mut mixed = vec![Vec::with_capacity(d); n];
+    for (t, part) in parts.iter().enumerate() {
+        let len = chunk.min(d - t * chunk);
+        for (i, m) in mixed.iter_mut().enumerate() {
+            m.extend_from_slice(&part[i * len..(i + 1) * len]);
+        }
+    }
+    if mixed.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(non_finite_error(rule, rows));
+    }
+    Ok(mixed)
+}
+
+/// Which order statistic of each coordinate.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderStat {
+    /// The median (mean of the middle two for even n).
+    Median,
+    /// The mean after dropping k at each end.
+    Trimmed(usize),
+}
+
+/// Coordinate-wise median or trimmed mean through a pruned sorting network.
+pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> Result<Vec<f32>> {
+    use network::{Needed, Network, LANES};
+    let n = rows.len();
+    let d = rows[0].len();
+    let needed = match stat {
+        OrderStat::Median => Needed::Positions((n - 1) / 2, n / 2),
+        OrderStat::Trimmed(k) => Needed::Range(k, n - k),
+    };
+    let net = Network::new(n, needed);
+    let mut out = vec![0.0f32; d];
+    let bad = out
+        .par_chunks_mut(TASK_COLUMNS)
+        .enumerate()
+        .map(|(t, chunk)| {
+            simd(|| {
+                let mut buf = vec![[0.0f32; LANES]; n];
+                let mut check = [0.0f32; LANES];
+                let base = t * TASK_COLUMNS;
+                for (b, dst) in chunk.chunks_mut(LANES).enumerate() {
+                    let start = base + b * LANES;
+                    let len = dst.len();
+                    for (lane, r) in buf.iter_mut().zip(rows) {
+                        let src = &r[start..start + len];
+                        lane[..len].copy_from_slice(src);
+                        for l in 0..LANES {
+                            check[l] += lane[l] * 0.0;
+                        }
+                    }
+                    for &(a, b) in &net.steps {
+                        let x = buf[a as usize];
+                        let y = buf[b as usize];
+                        let mut lo = [0.0f32; LANES];
+                        let mut hi = [0.0f32; LANES];
+                        for l in 0..LANES {
+                            lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
+                            hi[l] = if x[l] < y[l] { y[l] } else { x[l] };
+                        }
+                        buf[a as usize] = lo;
+                        buf[b as usize] = hi;
+                    }
+                    match stat {
+                        OrderStat::Median => {
+                            let (p, q) = ((n - 1) / 2, n / 2);
+                            for (l, o) in dst.iter_mut().enumerate() {
+                                *o = ((f64::from(buf[p][l]) + f64::from(buf[q][l])) * 0.5) as f32;
+                            }
+                        }
+                        OrderStat::Trimmed(k) => {
+                            let mut acc = [0.0f64; LANES];
+                            for lane in &buf[k..n - k] {
+                                for l in 0..LANES {
+                                    acc[l] += f64::from(lane[l]);
+                                }
+                            }
+                            let inv = 1.0 / (n - 2 * k) as f64;
+                            for (o, a) in dst.iter_mut().zip(acc) {
+                                *o = (a * inv) as f32;
+                            }
+                        }
+                    }
+                }
+                check.iter().any(|c| !c.is_finite())
+            })
+        })
+        .reduce(|| false, |a, b| a || b);
+    if bad || out.iter().any(|v| !v.is_finite()) {
+        return Err(non_finite_error(rule, rows));
+    }
+    Ok(out)
+}
