@@ -48,13 +48,20 @@ impl Fixed {
     pub fn from_int(v: i32) -> Fixed {
         Fixed(I32F32::from_num(v))
     }
-    /// `num / den`, rounded toward zero; `None` if `den == 0` or the result overflows.
+    /// `num / den`, rounded to the nearest representable value (ties away from zero); `None`
+    /// if `den == 0` or the result overflows.
     pub fn from_ratio(num: i64, den: i64) -> Option<Fixed> {
-        // (num << 32) / den in i128 is exact before the final truncation.
         if den == 0 {
             return None;
         }
-        let q = (i128::from(num) << 32).checked_div(i128::from(den))?;
+        // (num << 32) / den in i128 is exact before rounding.
+        let n = i128::from(num) << 32;
+        let d = i128::from(den);
+        let mut q = n.checked_div(d)?;
+        let r = n.checked_rem(d)?;
+        if 2 * r.abs() >= d.abs() {
+            q += if (n < 0) == (d < 0) { 1 } else { -1 };
+        }
         i64::try_from(q).ok().map(Fixed::from_bits)
     }
     /// Per-myriad (basis points): `bps / 10_000`.
@@ -95,7 +102,11 @@ impl Fixed {
     pub fn is_unit(self) -> bool {
         self >= Fixed::ZERO && self <= Fixed::ONE
     }
-    /// `floor(amount * self)` for a share `0 <= self <= 1` (exact); `None` outside that range.
+    /// `amount * self` rounded to the nearest integer (ties up) for a share `0 <= self <= 1`,
+    /// computed exactly; `None` outside that range. The result never exceeds `amount`.
+    ///
+    /// Rounding to nearest makes decimal shares behave as written for amounts below 2^32
+    /// (e.g. 20% of 950 is 190 although 0.2 is not exactly representable in I32F32).
     pub fn mul_amount(self, amount: Amount) -> Option<Amount> {
         if !self.is_unit() {
             return None;
@@ -103,9 +114,10 @@ impl Fixed {
         let bits = u128::try_from(self.to_bits()).ok()?; // <= 2^32
         let hi = amount.0 >> 32;
         let lo = amount.0 & u128::from(u32::MAX);
-        // hi < 2^96 and bits <= 2^32, so hi * bits < 2^128; lo * bits < 2^64.
-        let r = hi.checked_mul(bits)?.checked_add((lo * bits) >> 32)?;
-        Some(Amount(r))
+        // hi < 2^96 and bits <= 2^32, so hi * bits < 2^128; lo * bits + 2^31 < 2^65.
+        let low = (lo * bits + (1u128 << 31)) >> 32;
+        let r = hi.checked_mul(bits)?.checked_add(low)?;
+        Some(Amount(r.min(amount.0)))
     }
 }
 
@@ -181,8 +193,31 @@ mod tests {
         assert_eq!(Fixed::ONE.mul_amount(Amount::MAX), Some(Amount::MAX));
         assert_eq!(Fixed::ZERO.mul_amount(Amount::MAX), Some(Amount::ZERO));
         let half = Fixed::from_ratio(1, 2).unwrap();
-        assert_eq!(half.mul_amount(Amount(7)), Some(Amount(3)));
-        assert_eq!(half.mul_amount(Amount::MAX), Some(Amount(u128::MAX / 2)));
+        assert_eq!(half.mul_amount(Amount(7)), Some(Amount(4))); // 3.5 rounds up
+        assert_eq!(half.mul_amount(Amount(6)), Some(Amount(3)));
+        assert_eq!(
+            half.mul_amount(Amount::MAX),
+            Some(Amount(u128::MAX / 2 + 1))
+        );
+        let fifth = Fixed::from_bps(2_000);
+        assert_eq!(fifth.mul_amount(Amount(950)), Some(Amount(190)));
+        assert_eq!(
+            Fixed::from_bps(1_000).mul_amount(Amount(1_000)),
+            Some(Amount(100))
+        );
+        // Ratios round to nearest: 1/3 -> 1431655765.33 -> 1431655765; 2/3 -> ...66.67 -> ...67.
+        assert_eq!(
+            Fixed::from_ratio(1, 3),
+            Some(Fixed::from_bits(1_431_655_765))
+        );
+        assert_eq!(
+            Fixed::from_ratio(2, 3),
+            Some(Fixed::from_bits(2_863_311_531))
+        );
+        assert_eq!(
+            Fixed::from_ratio(-2, 3),
+            Some(Fixed::from_bits(-2_863_311_531))
+        );
         assert_eq!(Fixed::from_int(2).mul_amount(Amount(1)), None);
         assert_eq!(Fixed::from_int(-1).mul_amount(Amount(1)), None);
     }

@@ -242,6 +242,17 @@ proptest! {
         prop_assert_eq!(serde_json::from_str::<Fixed>(&json).unwrap(), f);
     }
 
+    /// Shares never create value: 0 <= share*amount <= amount, and it is within 1 of the
+    /// exact product (computed in 256-bit via mul_div_floor).
+    #[test]
+    fn mul_amount_is_bounded_and_close(bits in 0i64..=(1i64 << 32), a in any::<u128>()) {
+        let f = Fixed::from_bits(bits);
+        let got = f.mul_amount(Amount(a)).unwrap();
+        prop_assert!(got <= Amount(a));
+        let floor = Amount(a).mul_div_floor(Amount(bits as u128), Amount(1u128 << 32)).unwrap();
+        prop_assert!(got == floor || got.0 == floor.0 + 1);
+    }
+
     #[test]
     fn mul_div_matches_u128_when_it_fits(a in any::<u64>(), b in any::<u64>(), c in 1u128..) {
         let want = (u128::from(a) * u128::from(b)) / c;

@@ -1,0 +1,9 @@
+//! Integration tests of the ledger state machine.
+
+mod common;
+
+mod blocks;
+mod codec;
+mod errors;
+mod flows;
+mod props;
