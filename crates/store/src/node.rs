@@ -1,0 +1,234 @@
+//! The embedded chain: a single-node block producer over a [`Store`].
+//!
+//! Life of a transaction: [`EmbeddedChain::submit`] admits it to the [`Mempool`] (signature,
+//! chain id and nonce checked there); [`EmbeddedChain::produce_block`] takes the ready
+//! transactions in arrival order, executes them with [`deai_chain::build_block`] on the
+//! in-memory state (which fills in the tx root and post-state root), and commits the block and
+//! its post-state to the store in one write transaction. Time enters only as the
+//! `timestamp_ms` argument, so a scripted run is reproducible.
+//!
+//! Commit modes: [`CommitMode::Sync`] makes each block durable before `produce_block` returns;
+//! [`CommitMode::Pipelined`] hands the block to a background [`Committer`] and returns at once,
+//! so the next block executes while this one is written — a block then counts as committed only
+//! when [`EmbeddedChain::durable_height`] reaches it. Either way a crash loses no committed block,
+//! and reopening resumes from the last one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use deai_chain::{GenesisConfig, State, TxOutcome};
+use deai_types::{Block, Hash32, Header, Height, SignedTx};
+
+use crate::committer::Committer;
+use crate::error::StoreError;
+use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::store::{PreparedCommit, Store};
+
+/// How produced blocks reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    /// Durable before `produce_block` returns.
+    Sync,
+    /// Written by a background thread with up to `depth` blocks queued.
+    Pipelined {
+        /// Blocks that may wait behind the one being written.
+        depth: usize,
+    },
+}
+
+/// Settings of an [`EmbeddedChain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// How blocks are committed.
+    pub commit: CommitMode,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            mempool: MempoolConfig::default(),
+            max_block_txs: 10_000,
+            commit: CommitMode::Sync,
+        }
+    }
+}
+
+/// Errors of the embedded chain.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The mempool refused a transaction.
+    #[error("transaction rejected: {0}")]
+    Rejected(#[from] MempoolError),
+    /// The stored state does not match the head block: the database is inconsistent.
+    #[error("stored state root {actual} does not match head block {height}'s state root {expected}; run `deai chain verify`")]
+    StateMismatch {
+        /// Head height.
+        height: u64,
+        /// Root in the head header (hex).
+        expected: String,
+        /// Root of the stored state (hex).
+        actual: String,
+    },
+}
+
+/// A block just produced, with the outcome of each of its transactions.
+#[derive(Debug, Clone)]
+pub struct ProducedBlock {
+    /// The block.
+    pub block: Arc<Block>,
+    /// One outcome per transaction in the block, in order.
+    pub outcomes: Vec<TxOutcome>,
+}
+
+/// A single-node chain: state in memory, blocks and state persisted in a [`Store`].
+#[derive(Debug)]
+pub struct EmbeddedChain {
+    store: Arc<Store>,
+    state: State,
+    head: Header,
+    mempool: Mempool,
+    committer: Option<Committer>,
+    config: NodeConfig,
+}
+
+impl EmbeddedChain {
+    /// Creates a new chain in `dir` (see [`Store::init`]) and starts it.
+    pub fn init(
+        dir: impl AsRef<Path>,
+        genesis: &GenesisConfig,
+        config: NodeConfig,
+    ) -> Result<Self, NodeError> {
+        let (store, state) = Store::init(dir, genesis)?;
+        Self::start(store, state, config)
+    }
+
+    /// Opens the chain in `dir`, recovering to its last committed block.
+    pub fn open(dir: impl AsRef<Path>, config: NodeConfig) -> Result<Self, NodeError> {
+        let store = Store::open(dir)?;
+        let state = store.state()?;
+        Self::start(store, state, config)
+    }
+
+    fn start(store: Store, state: State, config: NodeConfig) -> Result<Self, NodeError> {
+        let head = store.head()?;
+        let root = state.root();
+        if root != head.state_root {
+            return Err(NodeError::StateMismatch {
+                height: head.height.0,
+                expected: head.state_root.to_string(),
+                actual: root.to_string(),
+            });
+        }
+        let store = Arc::new(store);
+        let committer = match config.commit {
+            CommitMode::Sync => None,
+            CommitMode::Pipelined { depth } => {
+                Some(Committer::start(Arc::clone(&store), head.height, depth))
+            }
+        };
+        let mempool = Mempool::new(state.chain_id().clone(), config.mempool);
+        Ok(Self {
+            store,
+            state,
+            head,
+            mempool,
+            committer,
+            config,
+        })
+    }
+
+    /// The store (for reads; writes go through `produce_block`).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The state after the last produced block (which may not be durable yet when pipelined).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Header of the last produced block.
+    pub fn head(&self) -> &Header {
+        &self.head
+    }
+
+    /// The mempool.
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// Height of the last block known to be durable.
+    pub fn durable_height(&self) -> Height {
+        match &self.committer {
+            Some(c) => c.durable_height(),
+            None => self.head.height,
+        }
+    }
+
+    /// Heights that became durable since the last call (pipelined mode; in sync mode every
+    /// produced block is durable when `produce_block` returns, and this is empty).
+    pub fn drain_committed(&self) -> Vec<Height> {
+        self.committer
+            .as_ref()
+            .map(Committer::drain_committed)
+            .unwrap_or_default()
+    }
+
+    /// Waits until every produced block is durable.
+    pub fn flush(&self) -> Result<(), NodeError> {
+        if let Some(c) = &self.committer {
+            c.wait_durable(self.head.height)?;
+        }
+        Ok(())
+    }
+
+    /// Admits a transaction to the mempool; returns its hash.
+    pub fn submit(&mut self, tx: SignedTx) -> Result<Hash32, NodeError> {
+        Ok(self.mempool.insert(tx, &self.state)?)
+    }
+
+    /// Admits many transactions, verifying signatures in parallel; one result per transaction.
+    pub fn submit_batch(&mut self, txs: Vec<SignedTx>) -> Vec<Result<Hash32, MempoolError>> {
+        self.mempool.insert_batch(txs, &self.state)
+    }
+
+    /// Produces the next block from the ready mempool transactions (possibly none) at
+    /// `timestamp_ms`, and commits it (see [`CommitMode`]).
+    pub fn produce_block(&mut self, timestamp_ms: u64) -> Result<ProducedBlock, NodeError> {
+        if let Some(c) = &self.committer {
+            // Refuse to build on top of a block whose background commit failed.
+            c.check()?;
+        }
+        let txs = self
+            .mempool
+            .take_ready(&self.state, self.config.max_block_txs);
+        let (block, outcomes) =
+            deai_chain::build_block_preverified(&mut self.state, &self.head, timestamp_ms, txs);
+        let block = Arc::new(block);
+        let state_bytes = deai_types::encode(&self.state);
+        let committed = match &self.committer {
+            None => self
+                .store
+                .commit_prepared(&PreparedCommit::with_state_bytes(
+                    Arc::clone(&block),
+                    state_bytes,
+                )),
+            Some(c) => c.submit(Arc::clone(&block), state_bytes),
+        };
+        if let Err(err) = committed {
+            // Return to what the disk holds, so memory never runs ahead of a failed commit.
+            self.state = self.store.state()?;
+            self.head = self.store.head()?;
+            return Err(err.into());
+        }
+        self.head = block.header.clone();
+        Ok(ProducedBlock { block, outcomes })
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of deai-store: round trips, atomic commits, crash recovery with a real
+//! child process, verification against tampering, mempool rules and determinism.
+
+mod common;
+mod crash;
+mod determinism;
+mod mempool;
+mod store;
+mod verify;
