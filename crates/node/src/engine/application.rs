@@ -1,0 +1,140 @@
+//! The consensus application: hands proposals and verification to the [`Executor`].
+
+use std::{sync::Arc, time::UNIX_EPOCH};
+
+use bytes::Bytes;
+use commonware_consensus::{
+    marshal::ancestry::Ancestry, simplex::types::Context, Application as ConsensusApplication,
+};
+use commonware_cryptography::{Digested, Digestible as _};
+use commonware_runtime::Clock;
+use futures::StreamExt as _;
+
+use super::{ConsensusBlock, Digest, PublicKey, Scheme};
+
+/// What the engine needs from the state machine. Payloads are opaque to the engine.
+///
+/// Implementations keep the post-state of the last applied block and of blocks they have
+/// checked but that are not final yet (keyed by digest), and must be deterministic: every
+/// honest node must reach the same verdict on the same chain.
+pub trait Executor: Send + Sync + 'static {
+    /// Payload of the genesis block (height 0); identical on every node.
+    fn genesis_payload(&self) -> Bytes;
+
+    /// Whether the post-state of block `digest` is available (applied or checked).
+    fn knows(&self, digest: &Digest) -> bool;
+
+    /// Height of the last applied (finalized and durable) block.
+    fn last_applied_height(&self) -> u64;
+
+    /// Builds a payload for a child of the last block of `chain`. `chain` runs oldest first and
+    /// its first block is one the executor [knows](Self::knows); the others are notarized
+    /// ancestors it has not executed yet. `None` skips this proposal.
+    fn build(&self, chain: &[ConsensusBlock], timestamp_ms: u64) -> Option<Bytes>;
+
+    /// Checks `block`, a child of the last block of `chain` (same shape as in
+    /// [`build`](Self::build)). `false` is final: the block is invalid on this chain.
+    fn verify(&self, chain: &[ConsensusBlock], block: &ConsensusBlock) -> bool;
+
+    /// Applies a finalized block durably. Blocks arrive in height order, at least once: a
+    /// height already applied must be skipped (return `Ok(false)`). An error stops
+    /// finalization on this node (the block is not acknowledged).
+    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String>;
+}
+
+/// Adapts an [`Executor`] to commonware's marshal `Application`.
+pub struct Application<X> {
+    executor: Arc<X>,
+}
+
+impl<X> Clone for Application<X> {
+    fn clone(&self) -> Self {
+        Self {
+            executor: self.executor.clone(),
+        }
+    }
+}
+
+impl<X: Executor> Application<X> {
+    /// Wraps an executor.
+    pub fn new(executor: Arc<X>) -> Self {
+        Self { executor }
+    }
+}
+
+/// Collects ancestors from `ancestry` (newest first) until one the executor knows, and returns
+/// them oldest first. `None` if the chain falls below the last applied height without meeting a
+/// known block (it does not extend the local finalized chain) or the stream ends.
+async fn connect<X: Executor>(
+    executor: &X,
+    mut ancestry: impl Ancestry<ConsensusBlock>,
+) -> Option<Vec<ConsensusBlock>> {
+    let floor = executor.last_applied_height();
+    let mut chain = Vec::new();
+    while let Some(block) = ancestry.next().await {
+        let known = executor.knows(&block.digest());
+        let height = block.inner().height_u64();
+        chain.push(block.inner().clone());
+        if known {
+            chain.reverse();
+            return Some(chain);
+        }
+        if height <= floor {
+            return None;
+        }
+    }
+    None
+}
+
+impl<E, X> ConsensusApplication<E> for Application<X>
+where
+    E: Clock,
+    X: Executor,
+{
+    type SigningScheme = Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = ConsensusBlock;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        (runtime, _context): (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+        _input: (),
+    ) -> Option<Digested<Self::Block>> {
+        let chain = connect(&*self.executor, ancestry).await?;
+        let parent = chain.last()?.clone();
+        let timestamp_ms = runtime
+            .current()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let payload = self.executor.build(&chain, timestamp_ms)?;
+        let block = ConsensusBlock::new(parent.id(), parent.height_u64() + 1, payload);
+        let digest = block.id();
+        Some(Digested::precomputed(block, digest))
+    }
+
+    async fn verify(
+        &mut self,
+        _context: (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        let Some(block) = ancestry.next().await else {
+            return false;
+        };
+        let block = block.inner().clone();
+        let Some(chain) = connect(&*self.executor, ancestry).await else {
+            return false;
+        };
+        match chain.last() {
+            Some(parent)
+                if parent.id() == block.parent_digest()
+                    && parent.height_u64() + 1 == block.height_u64() =>
+            {
+                self.executor.verify(&chain, &block)
+            }
+            _ => false,
+        }
+    }
+}

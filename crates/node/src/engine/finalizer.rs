@@ -1,0 +1,64 @@
+//! Receives finalized blocks from marshal, applies them through the executor, then acknowledges.
+
+use std::sync::Arc;
+
+use commonware_actor::Feedback;
+use commonware_consensus::{marshal::Update, Reporter};
+use commonware_utils::{acknowledgement::Exact, Acknowledgement as _};
+use futures::{channel::mpsc, StreamExt as _};
+use tracing::{debug, error};
+
+use super::{ConsensusBlock, Executor};
+
+/// Marshal's reporter: queues each finalized block for the finalizer task.
+#[derive(Clone)]
+pub struct Finalizer {
+    sender: mpsc::UnboundedSender<(ConsensusBlock, Exact)>,
+}
+
+impl Finalizer {
+    /// Creates the reporter and the task that drains it (spawn the future).
+    pub fn new<X: Executor>(
+        executor: Arc<X>,
+    ) -> (Self, impl std::future::Future<Output = ()> + Send + 'static) {
+        let (sender, mut receiver) = mpsc::unbounded::<(ConsensusBlock, Exact)>();
+        let task = async move {
+            while let Some((block, ack)) = receiver.next().await {
+                match executor.finalize(&block) {
+                    Ok(applied) => {
+                        debug!(height = block.height_u64(), applied, "finalized block");
+                        ack.acknowledge();
+                    }
+                    Err(reason) => {
+                        // Not acknowledging stops marshal's delivery: a node that cannot apply
+                        // a finalized block must not pretend it did.
+                        error!(height = block.height_u64(), %reason, "cannot apply finalized block; halting");
+                        std::mem::forget(ack);
+                        futures::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        (Self { sender }, task)
+    }
+}
+
+impl Reporter for Finalizer {
+    type Activity = Update<ConsensusBlock>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        match activity {
+            Update::Block(block, ack) => {
+                let block = block.inner().clone();
+                if self.sender.unbounded_send((block, ack)).is_err() {
+                    return Feedback::Closed;
+                }
+                Feedback::Ok
+            }
+            Update::Tip(_, height, _) => {
+                debug!(height = height.get(), "finalized tip");
+                Feedback::Ok
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of deai-node.
+
+mod sim;
+mod toy;
