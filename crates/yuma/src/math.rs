@@ -267,6 +267,59 @@ pub(crate) fn weighted_median_sorted(keyed: &mut [u64], stake: &[Fx], minority: 
     score_of(keyed[len - 1])
 }
 
+/// Stake-weighted median of each column of a dense score matrix at `majority` (subtensor's
+/// `weighted_median_col`): rows with zero stake are skipped, the remaining stakes are
+/// renormalized, and each column's median is taken at `minority = Σstake − majority`.
+pub fn weighted_median_col(stake: &[Fx], score: &[Vec<Fx>], majority: Fx) -> Vec<Fx> {
+    let columns = score.first().map_or(0, |r| r.len());
+    (0..columns)
+        .map(|c| {
+            let mut use_stake = Vec::new();
+            let mut use_score = Vec::new();
+            for (r, &st) in stake.iter().enumerate() {
+                if st > ZERO {
+                    match score.get(r) {
+                        Some(row) if row.len() == columns => {
+                            use_stake.push(st);
+                            use_score.push(row.get(c).copied().unwrap_or(ZERO));
+                        }
+                        _ => {
+                            use_stake.push(ZERO);
+                            use_score.push(ZERO);
+                        }
+                    }
+                }
+            }
+            if use_stake.is_empty() {
+                return ZERO;
+            }
+            inplace_normalize(&mut use_stake);
+            let stake_sum = sum(&use_stake);
+            let minority = stake_sum.saturating_sub(majority);
+            median_of(&use_stake, &use_score, minority, stake_sum)
+        })
+        .collect()
+}
+
+/// One weighted median: by sorting when every score is in `[0, 2^15)` (the epoch's case),
+/// otherwise by the partition algorithm. Both give the same value.
+pub(crate) fn median_of(stake: &[Fx], score: &[Fx], minority: Fx, stake_sum: Fx) -> Fx {
+    let sortable = score.len() <= 1 << 16
+        && score.iter().all(|s| (0..1i64 << 47).contains(&s.to_bits()))
+        && stake.iter().all(|s| *s >= ZERO);
+    if sortable {
+        let mut keys: Vec<u64> = score
+            .iter()
+            .enumerate()
+            .map(|(k, s)| ((s.to_bits() as u64) << 16) | k as u64)
+            .collect();
+        weighted_median_sorted(&mut keys, stake, minority)
+    } else {
+        let idx: Vec<usize> = (0..score.len()).collect();
+        weighted_median(stake, score, &idx, minority, ZERO, stake_sum)
+    }
+}
+
 /// `exp(x)` exactly as `substrate_fixed::transcendental::exp::<I32F32, I32F32>`: the Taylor
 /// series to the 31st term with truncating fixed-point steps, `1/exp(−x)` for negative `x`.
 /// `None` where that function returns an error (overflow).
