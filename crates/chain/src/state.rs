@@ -386,6 +386,14 @@ impl State {
         Hash32::tagged(b"deai/state/v1", &[&encode(self)])
     }
 
+    /// The canonical encoding and the root computed from it, in one pass (a store that persists
+    /// the state bytes anyway should use this instead of `encode` + `root`).
+    pub fn encode_with_root(&self) -> (Vec<u8>, Hash32) {
+        let bytes = encode(self);
+        let root = Hash32::tagged(b"deai/state/v1", &[&bytes]);
+        (bytes, root)
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> &ChainId {
         &self.chain_id
@@ -909,5 +917,96 @@ impl<'a> Rw<'a> {
             },
         );
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn genesis() -> State {
+        State::genesis(&GenesisConfig {
+            chain_id: ChainId::new("t").unwrap(),
+            genesis_time_ms: 0,
+            accounts: vec![(AccountId([1; 32]), Amount(100))],
+            stakes: vec![(AccountId([2; 32]), Amount(50))],
+            params: Params::default(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn journal_rollback_restores_the_exact_state() {
+        let mut s = genesis();
+        let before = s.clone();
+        let (a, b) = (AccountId([1; 32]), AccountId([2; 32]));
+        let mut j = Journal::default();
+        let mut rw = Rw::new(&mut s, &mut j);
+        rw.debit(a, Amount(30)).unwrap();
+        let mark = rw.j.mark();
+        rw.bond(b, a, Amount(30)).unwrap();
+        rw.unbond(b, b, Amount(50)).unwrap();
+        rw.credit(b, Amount(50)).unwrap();
+        rw.record_offence(OffenceKind::BadRound, TaskId(0), b, Height(1))
+            .unwrap();
+        rw.j.rollback(rw.s, mark);
+        rw.credit(a, Amount(30)).unwrap();
+        assert_eq!(s, before);
+        s.check_invariants().unwrap();
+        let (bytes, root) = s.encode_with_root();
+        assert_eq!((bytes, root), (encode(&s), s.root()));
+    }
+
+    #[test]
+    fn atomically_undoes_on_error_only() {
+        let mut s = genesis();
+        let before = s.root();
+        let a = AccountId([1; 32]);
+        let r: Result<(), TxError> = s.atomically(|rw| {
+            rw.debit(a, Amount(10))?;
+            rw.debit(a, Amount(1_000))
+        });
+        assert!(r.is_err());
+        assert_eq!(s.root(), before);
+        s.atomically(|rw| {
+            rw.debit(a, Amount(10))
+                .and_then(|_| rw.burn_amount(Amount(10)))
+        })
+        .unwrap();
+        assert_eq!(s.balance_of(&a), Amount(90));
+        s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn rounds_of_a_task() {
+        let t = Task {
+            spec: TaskSpec {
+                model: Hash32::ZERO,
+                dataset: Hash32::ZERO,
+                eval: Hash32::ZERO,
+                reward: Amount(0),
+                start_delay: 0,
+                round_blocks: 10,
+                rounds: 2,
+                epoch_rounds: 1,
+                windows: vec![],
+                aggregation: "x".into(),
+                min_stake: Amount(0),
+                max_uids: 1,
+                mechanism: deai_types::Mechanism::Yuma,
+            },
+            proposer: AccountId([0; 32]),
+            proposed_at: Height(4),
+            start: Height(5),
+            end: Height(25),
+            escrow: Amount(0),
+            next_uid: 0,
+        };
+        assert_eq!(t.round_at(Height(4)), None);
+        assert_eq!(t.round_at(Height(5)), Some(deai_types::Round(0)));
+        assert_eq!(t.round_at(Height(15)), Some(deai_types::Round(1)));
+        assert_eq!(t.round_at(Height(25)), None);
+        assert_eq!(t.round_start(deai_types::Round(1)), Some(Height(15)));
+        assert_eq!(t.round_start(deai_types::Round(u64::MAX)), None);
     }
 }
