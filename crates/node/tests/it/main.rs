@@ -1,4 +1,5 @@
 //! Integration tests of deai-node.
 
+mod ledger_sim;
 mod sim;
 mod toy;

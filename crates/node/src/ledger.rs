@@ -1,0 +1,464 @@
+//! The deai ledger as a replicated state machine: the [`Executor`] the consensus engine drives.
+//!
+//! # What consensus orders
+//!
+//! The payload of every consensus block is the canonical encoding of a ledger
+//! [`Block`](deai_types::Block) built by `deai_chain::build_block` — the same block format the
+//! embedded producer writes, so `deai chain verify` replays a replicated chain unchanged. Its
+//! header links to the parent block by hash (and so to the previous state root, which the
+//! parent header carries) and carries its own post-state root.
+//!
+//! # Checks before a vote
+//!
+//! A validator notarizes a block only after it decoded it (size-limited, canonical encoding),
+//! checked the parent link (height + 1 and the parent header hash) and re-executed it with
+//! `deai_chain::apply_block_with_sigs` on the parent's post-state: every signature valid
+//! (verified in a parallel batch, skipping those this node already verified at admission),
+//! every nonce the next one, no rejected transaction inside, transaction root and post-state
+//! root equal. Parents that are notarized but not final are executed speculatively and their
+//! post-states kept by block digest until finalization passes them.
+//!
+//! # Finalization
+//!
+//! A finalized block is applied with the same `apply_block_with_sigs` on the last applied
+//! state and committed with its post-state and the new head (the last applied height) in one
+//! redb transaction (`deai_store::Store::commit_block`), then acknowledged to marshal. A block
+//! at or below the applied height (redelivered after a restart) is skipped. The consensus digest
+//! of every applied height is kept in a side file (`consensus-digests.bin`) that is recomputed
+//! from the store when it lags (it is derived data, never a source of truth).
+//!
+//! # Transactions
+//!
+//! Each node keeps its own mempool (no gossip): a transaction is proposed when a node that
+//! holds it leads a view. Transactions taken for a proposal that is not finalized are put back
+//! after the next finalization.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs::OpenOptions,
+    io::{Read as _, Write as _},
+    path::{Path, PathBuf},
+    sync::{mpsc, Arc, Mutex, MutexGuard},
+};
+
+use bytes::Bytes;
+use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State};
+use deai_store::{Mempool, MempoolConfig, MempoolError, Store, StoreError};
+use deai_types::{decode, encode, verify_batch, Block, Hash32, Header, Height, SignedTx};
+
+use crate::engine::{ConsensusBlock, Digest, Executor};
+
+/// Name of the side file with the consensus digest of every applied height.
+pub const DIGESTS_FILE: &str = "consensus-digests.bin";
+
+/// Errors of the replicated ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The block store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The side file of consensus digests could not be read or written.
+    #[error("consensus digest file {path}: {source}")]
+    Digests {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A stored block could not be read back.
+    #[error("stored block at height {height} is missing")]
+    MissingBlock {
+        /// Height.
+        height: u64,
+    },
+    /// A transaction was refused by the mempool.
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+}
+
+/// Limits of blocks this node builds and accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockLimits {
+    /// Most transactions in one block.
+    pub max_txs: usize,
+    /// Largest encoded block, in bytes (must match the engine's payload limit).
+    pub max_bytes: usize,
+}
+
+impl Default for BlockLimits {
+    fn default() -> Self {
+        Self {
+            max_txs: 4_096,
+            max_bytes: 4 << 20,
+        }
+    }
+}
+
+/// A block as the rest of the node sees it once it is final.
+#[derive(Clone, Debug)]
+pub struct Finalized {
+    /// The ledger block.
+    pub block: Arc<Block>,
+    /// Its consensus digest.
+    pub digest: Digest,
+}
+
+struct Speculative {
+    state: State,
+    header: Header,
+}
+
+struct Inner {
+    state: State,
+    head: Header,
+    digests: Vec<Digest>,
+    speculative: HashMap<Digest, Arc<Speculative>>,
+    inflight: Vec<SignedTx>,
+}
+
+/// The replicated ledger of one node.
+pub struct ReplicatedLedger {
+    store: Store,
+    dir: PathBuf,
+    genesis_payload: Bytes,
+    limits: BlockLimits,
+    inner: Mutex<Inner>,
+    mempool: Mutex<Mempool>,
+    verified: Mutex<HashSet<Hash32>>,
+    subscribers: Mutex<Vec<mpsc::Sender<Finalized>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn genesis_payload_of(store: &Store) -> Result<Bytes, LedgerError> {
+    let block = store
+        .block(Height(0))?
+        .ok_or(LedgerError::MissingBlock { height: 0 })?;
+    Ok(Bytes::from(encode(&block)))
+}
+
+impl ReplicatedLedger {
+    /// Creates the chain in `dir` from `genesis` (fails if one exists) and opens it.
+    pub fn init(
+        dir: impl AsRef<Path>,
+        genesis: &GenesisConfig,
+        limits: BlockLimits,
+    ) -> Result<Self, LedgerError> {
+        let (store, _) = Store::init(dir.as_ref(), genesis)?;
+        drop(store);
+        Self::open(dir, limits)
+    }
+
+    /// Opens the chain in `dir`, recovering to its last committed block.
+    pub fn open(dir: impl AsRef<Path>, limits: BlockLimits) -> Result<Self, LedgerError> {
+        let dir = dir.as_ref().to_path_buf();
+        let store = Store::open(&dir)?;
+        let state = store.state()?;
+        let head = store.head()?;
+        let genesis_payload = genesis_payload_of(&store)?;
+        let chain_id = state.chain_id().clone();
+        let digests = load_digests(&dir, &store, head.height.0, &genesis_payload)?;
+        Ok(Self {
+            store,
+            dir,
+            genesis_payload,
+            limits,
+            inner: Mutex::new(Inner {
+                state,
+                head,
+                digests,
+                speculative: HashMap::new(),
+                inflight: Vec::new(),
+            }),
+            mempool: Mutex::new(Mempool::new(chain_id, MempoolConfig::default())),
+            verified: Mutex::new(HashSet::new()),
+            subscribers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The block store (blocks, indexes, genesis).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs `f` on the last applied (finalized) state.
+    pub fn with_state<R>(&self, f: impl FnOnce(&State, &Header) -> R) -> R {
+        let inner = lock(&self.inner);
+        f(&inner.state, &inner.head)
+    }
+
+    /// Number of transactions waiting in this node's mempool.
+    pub fn mempool_len(&self) -> usize {
+        lock(&self.mempool).len()
+    }
+
+    /// Admits a signed transaction into this node's mempool.
+    pub fn submit(&self, tx: SignedTx) -> Result<Hash32, LedgerError> {
+        let hash = tx.hash();
+        let result = {
+            let inner = lock(&self.inner);
+            lock(&self.mempool).insert(tx, &inner.state)
+        };
+        let hash_in = result?;
+        debug_assert_eq!(hash, hash_in);
+        lock(&self.verified).insert(hash);
+        Ok(hash)
+    }
+
+    /// Admits many transactions, verifying signatures in a parallel batch.
+    pub fn submit_batch(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash32, MempoolError>> {
+        let results = {
+            let inner = lock(&self.inner);
+            lock(&self.mempool).insert_batch(txs, &inner.state)
+        };
+        let mut verified = lock(&self.verified);
+        for hash in results.iter().flatten() {
+            verified.insert(*hash);
+        }
+        results
+    }
+
+    /// Receives every block finalized from now on, in height order.
+    pub fn subscribe(&self) -> mpsc::Receiver<Finalized> {
+        let (tx, rx) = mpsc::channel();
+        lock(&self.subscribers).push(tx);
+        rx
+    }
+
+    fn sig_ok(&self, txs: &[SignedTx]) -> Vec<bool> {
+        let hashes: Vec<Hash32> = txs.iter().map(SignedTx::hash).collect();
+        let mut ok = vec![false; txs.len()];
+        let mut missing = Vec::new();
+        {
+            let verified = lock(&self.verified);
+            for (i, h) in hashes.iter().enumerate() {
+                if verified.contains(h) {
+                    ok[i] = true;
+                } else {
+                    missing.push(i);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let batch: Vec<SignedTx> = missing.iter().map(|&i| txs[i].clone()).collect();
+            let results = verify_batch(&batch);
+            let mut verified = lock(&self.verified);
+            if verified.len() > 1 << 20 {
+                verified.clear();
+            }
+            for (&i, good) in missing.iter().zip(results) {
+                ok[i] = good;
+                if good {
+                    verified.insert(hashes[i]);
+                }
+            }
+        }
+        ok
+    }
+
+    /// The post-state (and header) of a block this node knows, by consensus digest.
+    fn known(&self, digest: &Digest) -> Option<Arc<Speculative>> {
+        let inner = lock(&self.inner);
+        if let Some(spec) = inner.speculative.get(digest) {
+            return Some(spec.clone());
+        }
+        if inner.digests.last() == Some(digest) {
+            return Some(Arc::new(Speculative {
+                state: inner.state.clone(),
+                header: inner.head.clone(),
+            }));
+        }
+        None
+    }
+
+    /// Decodes and checks `block` against its parent's post-state; returns its post-state.
+    fn execute(&self, parent: &Speculative, block: &ConsensusBlock) -> Option<Arc<Speculative>> {
+        if block.payload().len() > self.limits.max_bytes {
+            return None;
+        }
+        let ledger_block: Block = decode(block.payload()).ok()?;
+        if ledger_block.txs.len() > self.limits.max_txs
+            || ledger_block.header.height.0 != block.height_u64()
+            || ledger_block.header.parent_hash != parent.header.hash()
+        {
+            return None;
+        }
+        let sig_ok = self.sig_ok(&ledger_block.txs);
+        let mut state = parent.state.clone();
+        apply_block_with_sigs(&mut state, &ledger_block, &sig_ok).ok()?;
+        let spec = Arc::new(Speculative {
+            state,
+            header: ledger_block.header,
+        });
+        lock(&self.inner)
+            .speculative
+            .insert(block.id(), spec.clone());
+        Some(spec)
+    }
+
+    /// Executes `chain[1..]` on top of the known `chain[0]`; returns the last post-state.
+    fn execute_chain(&self, chain: &[ConsensusBlock]) -> Option<Arc<Speculative>> {
+        let mut post = self.known(&chain.first()?.id())?;
+        for block in chain.iter().skip(1) {
+            post = match self.known(&block.id()) {
+                Some(known) => known,
+                None => self.execute(&post, block)?,
+            };
+        }
+        Some(post)
+    }
+
+    fn finalize_inner(&self, block: &ConsensusBlock) -> Result<bool, String> {
+        let inner = lock(&self.inner);
+        let applied = inner.head.height.0;
+        if block.height_u64() <= applied {
+            return Ok(false);
+        }
+        if block.height_u64() != applied + 1 || inner.digests.last() != Some(&block.parent_digest())
+        {
+            return Err(format!(
+                "finalized block {} does not extend the applied head {applied}",
+                block.height_u64()
+            ));
+        }
+        let ledger_block: Block = decode(block.payload()).map_err(|e| e.to_string())?;
+        if ledger_block.header.parent_hash != inner.head.hash() {
+            return Err("finalized block does not link to the applied head".into());
+        }
+        drop(inner);
+        let sig_ok = self.sig_ok(&ledger_block.txs);
+        let mut inner = lock(&self.inner);
+        let mut state = inner.state.clone();
+        apply_block_with_sigs(&mut state, &ledger_block, &sig_ok).map_err(|e| e.to_string())?;
+        self.store
+            .commit_block(&ledger_block, &state)
+            .map_err(|e| e.to_string())?;
+        append_digest(&self.dir, &block.id()).map_err(|e| e.to_string())?;
+        inner.state = state;
+        inner.head = ledger_block.header.clone();
+        inner.digests.push(block.id());
+        let height = block.height_u64();
+        inner
+            .speculative
+            .retain(|_, spec| spec.header.height.0 > height);
+        let inflight = std::mem::take(&mut inner.inflight);
+        {
+            let mut mempool = lock(&self.mempool);
+            mempool.prune(&inner.state);
+            for tx in inflight {
+                if tx.tx.nonce >= inner.state.nonce_of(&tx.signer) {
+                    let _ = mempool.insert(tx, &inner.state);
+                }
+            }
+        }
+        drop(inner);
+        let finalized = Finalized {
+            block: Arc::new(ledger_block),
+            digest: block.id(),
+        };
+        lock(&self.subscribers).retain(|s| s.send(finalized.clone()).is_ok());
+        Ok(true)
+    }
+}
+
+impl Executor for ReplicatedLedger {
+    fn genesis_payload(&self) -> Bytes {
+        self.genesis_payload.clone()
+    }
+
+    fn knows(&self, digest: &Digest) -> bool {
+        let inner = lock(&self.inner);
+        inner.speculative.contains_key(digest) || inner.digests.last() == Some(digest)
+    }
+
+    fn last_applied_height(&self) -> u64 {
+        lock(&self.inner).head.height.0
+    }
+
+    fn build(&self, chain: &[ConsensusBlock], timestamp_ms: u64) -> Option<Bytes> {
+        let parent = self.execute_chain(chain)?;
+        let txs = lock(&self.mempool).take_ready(&parent.state, self.limits.max_txs);
+        lock(&self.inner).inflight.extend(txs.iter().cloned());
+        let mut state = parent.state.clone();
+        // Admission verified every signature in the pool.
+        let (block, _) = build_block_preverified(&mut state, &parent.header, timestamp_ms, txs);
+        let bytes = encode(&block);
+        if bytes.len() > self.limits.max_bytes {
+            return None;
+        }
+        Some(Bytes::from(bytes))
+    }
+
+    fn verify(&self, chain: &[ConsensusBlock], block: &ConsensusBlock) -> bool {
+        match self.execute_chain(chain) {
+            Some(parent) => self.execute(&parent, block).is_some(),
+            None => false,
+        }
+    }
+
+    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String> {
+        self.finalize_inner(block)
+    }
+}
+
+fn digests_path(dir: &Path) -> PathBuf {
+    dir.join(DIGESTS_FILE)
+}
+
+fn append_digest(dir: &Path, digest: &Digest) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(digests_path(dir))?;
+    file.write_all(digest.as_ref())
+}
+
+/// Reads the digest side file, truncated to the store's head, and recomputes any missing tail
+/// from the stored blocks.
+fn load_digests(
+    dir: &Path,
+    store: &Store,
+    head: u64,
+    genesis_payload: &Bytes,
+) -> Result<Vec<Digest>, LedgerError> {
+    let path = digests_path(dir);
+    let io = |source| LedgerError::Digests {
+        path: path.clone(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    match std::fs::File::open(&path) {
+        Ok(mut file) => {
+            file.read_to_end(&mut bytes).map_err(io)?;
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io(err)),
+    }
+    let genesis = ConsensusBlock::genesis(genesis_payload.clone()).id();
+    let mut digests = vec![genesis];
+    for chunk in bytes.chunks_exact(32).skip(1) {
+        if digests.len() as u64 > head {
+            break;
+        }
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(chunk);
+        digests.push(Digest::from(raw));
+    }
+    while (digests.len() as u64) <= head {
+        let height = digests.len() as u64;
+        let block = store
+            .block(Height(height))?
+            .ok_or(LedgerError::MissingBlock { height })?;
+        let parent = digests[digests.len() - 1];
+        digests.push(ConsensusBlock::new(parent, height, Bytes::from(encode(&block))).id());
+    }
+    // Rewrite the file so it matches the store exactly.
+    let mut out = Vec::with_capacity(digests.len() * 32);
+    for d in &digests {
+        out.extend_from_slice(d.as_ref());
+    }
+    std::fs::write(&path, out).map_err(io)?;
+    Ok(digests)
+}
