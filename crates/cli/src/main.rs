@@ -37,6 +37,8 @@ enum Command {
     Aggregate(cmd::aggregate::AggregateArgs),
     /// Compute decentralization metrics of a vector of holdings.
     Metrics(cmd::metrics::MetricsArgs),
+    /// Run incentive-mechanism scenarios and report how concentrated stake and rewards become.
+    Concentration(cmd::concentration::ConcentrationArgs),
     /// Train a model by federated learning on an MNIST-format dataset.
     Train(cmd::train::TrainArgs),
     /// Run a benchmark and print its ratio against a baseline measured in the same run.
@@ -57,6 +59,7 @@ fn main() {
         Command::Yuma(args) => cmd::yuma::run(args, &cli.global),
         Command::Aggregate(args) => cmd::aggregate::run(args, &cli.global),
         Command::Metrics(args) => cmd::metrics::run(args, &cli.global),
+        Command::Concentration(args) => cmd::concentration::run(args, &cli.global),
         Command::Train(args) => cmd::train::run(args, &cli.global),
         Command::Bench(bench) => cmd::bench::run(bench, &cli.global),
     };

@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod bench;
+pub mod concentration;
 pub mod metrics;
 pub mod train;
 pub mod yuma;

@@ -1,0 +1,4 @@
+//! Integration tests of deai-incentives.
+
+mod float_yuma;
+mod scenarios;
