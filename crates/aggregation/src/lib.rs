@@ -51,6 +51,7 @@ mod params;
 pub mod reference;
 pub mod rows;
 pub mod rules;
+pub mod synthetic;
 
 pub use error::{AggregationError, Result};
 pub use reference::GmInit;

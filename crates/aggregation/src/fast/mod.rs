@@ -30,6 +30,30 @@ const TASK_COLUMNS: usize = 16 * 1024;
 /// Columns per L1-resident accumulator block.
 const BLOCK: usize = 1024;
 
+/// The memory-bound baseline of the benchmarks: a plain single-pass sum of every value of a
+/// row-major matrix (f32 lanes, both cores). Returns the sum so the work cannot be elided.
+pub fn plain_sum(data: &[f32]) -> f32 {
+    data.par_chunks(64 * 1024)
+        .map(|c| {
+            simd(|| {
+                let mut acc = [0.0f32; 64];
+                let mut it = c.chunks_exact(64);
+                for x in &mut it {
+                    for (a, v) in acc.iter_mut().zip(x) {
+                        *a += v;
+                    }
+                }
+                acc.iter().sum::<f32>() + it.remainder().iter().sum::<f32>()
+            })
+        })
+        .sum()
+}
+
+/// Threads the production path uses (the current rayon pool).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Runs `f` compiled for the best instruction set of this CPU.
 #[inline(always)]
 fn simd<R>(f: impl FnOnce() -> R) -> R {

@@ -6,9 +6,14 @@ use crate::Global;
 
 /// The benchmarks.
 #[derive(Subcommand, Debug)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Time every aggregation rule against a memory-bound sum and an X·Xᵀ product.
+    Aggregate(crate::cmd::aggregate::BenchAggregateArgs),
+}
 
 /// Runs one benchmark.
-pub fn run(bench: BenchCommand, _global: &Global) -> anyhow::Result<()> {
-    match bench {}
+pub fn run(bench: BenchCommand, global: &Global) -> anyhow::Result<()> {
+    match bench {
+        BenchCommand::Aggregate(args) => crate::cmd::aggregate::run_bench(args, global),
+    }
 }

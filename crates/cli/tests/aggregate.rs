@@ -1,0 +1,135 @@
+//! `deai aggregate` on a reference-vector case (file and stdin) and on bad inputs.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+fn deai(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deai"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn vectors() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/aggregators.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn case(rule: &str) -> (Value, Value) {
+    let all = vectors();
+    let c = &all["rules"][rule][0];
+    let ds = all["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == c["dataset"])
+        .unwrap();
+    (
+        json!({ "rule": rule, "params": c["params"], "X": ds["X"] }),
+        c["output"].clone(),
+    )
+}
+
+fn assert_close(got: &Value, want: &Value) {
+    match (got, want) {
+        (Value::Array(g), Value::Array(w)) => {
+            assert_eq!(g.len(), w.len());
+            g.iter().zip(w).for_each(|(a, b)| assert_close(a, b));
+        }
+        _ => {
+            let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "got {g}, want {w}"
+            );
+        }
+    }
+}
+
+#[test]
+fn vector_cases_from_a_file_and_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    for rule in [
+        "trimmed_mean",
+        "multi_krum",
+        "geometric_median",
+        "foolsgold",
+        "nnm",
+    ] {
+        let (input, want) = case(rule);
+        let path = dir.path().join(format!("{rule}.json"));
+        std::fs::write(&path, input.to_string()).unwrap();
+        let out = deai(&["aggregate", "--input", path.to_str().unwrap()], None);
+        assert!(
+            out.status.success(),
+            "{rule}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_close(&got["output"], &want);
+
+        let out = deai(&["aggregate", "--input", "-"], Some(&input.to_string()));
+        assert!(
+            out.status.success(),
+            "{rule} stdin: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_close(&got["output"], &want);
+    }
+}
+
+#[test]
+fn bad_inputs_fail_with_a_message() {
+    let x = json!([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+    let cases = [
+        (
+            json!({ "rule": "mean", "params": {}, "X": x }),
+            "unknown aggregation rule `mean`",
+        ),
+        (
+            json!({ "rule": "krum", "params": { "f": 0, "nn": 1 }, "X": x }),
+            "unknown parameter `nn`",
+        ),
+        (
+            json!({ "rule": "trimmed_mean", "params": { "k": 2 }, "X": x }),
+            "n - 2k >= 1",
+        ),
+        (
+            json!({ "rule": "krum", "params": { "f": 1 }, "X": x }),
+            "n > 2f + 2",
+        ),
+        (
+            json!({ "rule": "fedavg", "params": {}, "X": [[1.0, 2.0], [3.0]] }),
+            "row 1 has length 1",
+        ),
+        (
+            json!({ "rule": "fedavg", "params": {}, "X": [] }),
+            "at least one row",
+        ),
+    ];
+    for (input, message) in cases {
+        let out = deai(&["aggregate", "--input", "-"], Some(&input.to_string()));
+        assert!(!out.status.success(), "{input} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("error:") && err.contains(message),
+            "{input}: {err}"
+        );
+    }
+    let out = deai(&["aggregate", "--input", "-"], Some("{not json"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("parsing the case"));
+}
