@@ -201,9 +201,15 @@ impl Workspace {
             gemm(HID, INPUT, b, m1, INPUT, Some(mu), dh, x, 1.0, 1)?;
             bias_step(mb2, &self.z[..b * OUT], |m, g| mu * m + g);
             bias_step(mb1, &self.dh[..b * HID], |m, g| mu * m + g);
-            for (w, m) in params.iter_mut().zip(self.momentum.iter_mut()) {
-                *m += wd * *w;
-                *w -= lr * *m;
+            if wd == 0.0 {
+                for (w, m) in params.iter_mut().zip(self.momentum.iter()) {
+                    *w -= lr * *m;
+                }
+            } else {
+                for (w, m) in params.iter_mut().zip(self.momentum.iter_mut()) {
+                    *m += wd * *w;
+                    *w -= lr * *m;
+                }
             }
         }
         Ok(loss)

@@ -31,6 +31,12 @@ pub use params::{ModelKind, Update};
 pub use partition::{Partition, PartitionSpec, PartitionSummary};
 pub use train::{evaluate, train_local, Engine, Eval, LocalCfg, LocalTrained};
 
+/// Number of threads of the current rayon pool (the one [`with_threads`] installed, or the
+/// global one).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Runs `f` on a rayon pool of `threads` threads (`None`: the global pool, one per core).
 pub fn with_threads<R: Send>(
     threads: Option<usize>,

@@ -1,14 +1,440 @@
-//! `deai train`.
+//! `deai train` and `deai bench fl`: federated training on an MNIST-format dataset.
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
 use clap::Args;
+use deai_ml::bench::matmul_peak;
+use deai_ml::partition::partition;
+use deai_ml::{
+    data, evaluate, fedavg, params, run_round, with_threads, Engine, LocalCfg, ModelKind,
+    PartitionSpec, RoundRecord,
+};
+use serde::Serialize;
 
 use crate::Global;
 
+/// Settings shared by `deai train` and `deai bench fl`.
+#[derive(Args, Debug, Clone)]
+pub struct FlArgs {
+    /// Model: mlp (784-200-10) or cnn (2 conv + 2 dense).
+    #[arg(long, default_value = "mlp")]
+    pub model: ModelKind,
+    /// Number of federated clients.
+    #[arg(long, default_value_t = 10)]
+    pub clients: usize,
+    /// Partition of the training set: iid, dirichlet:<alpha>, shards:<k>, quantity:<beta>.
+    #[arg(long, default_value = "iid")]
+    pub partition: PartitionSpec,
+    /// Local epochs per round.
+    #[arg(long, default_value_t = 1)]
+    pub local_epochs: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f32,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// SGD momentum (PyTorch semantics; 0 = plain SGD).
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// Training engine: auto (fused for mlp, candle for cnn), fused, candle.
+    #[arg(long, default_value = "auto")]
+    pub engine: Engine,
+    /// Run seed (partition, init, batch order).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Dataset folder with the four IDX files [default: data/mnist-10k].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl FlArgs {
+    fn local(&self) -> LocalCfg {
+        LocalCfg {
+            model: self.model,
+            engine: self.engine,
+            epochs: self.local_epochs,
+            batch: self.batch,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data {
+            return d.clone();
+        }
+        let local = PathBuf::from("data/mnist-10k");
+        if local.is_dir() {
+            local
+        } else {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
+        }
+    }
+}
+
 /// Arguments of `deai train`.
 #[derive(Args, Debug)]
-pub struct TrainArgs {}
+pub struct TrainArgs {
+    #[command(flatten)]
+    fl: FlArgs,
+    /// Federated rounds.
+    #[arg(long, default_value_t = 20)]
+    rounds: u64,
+    /// Output folder [default: <data-dir>/train/<model>-<partition>-c<clients>-r<rounds>-s<seed>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `deai bench fl`.
+#[derive(Args, Debug)]
+pub struct BenchFlArgs {
+    #[command(flatten)]
+    fl: FlArgs,
+    /// Timed rounds (the median is reported).
+    #[arg(long, default_value_t = 20)]
+    rounds: u64,
+    /// Side of the square matrices of the peak measurement.
+    #[arg(long, default_value_t = 512)]
+    peak_size: usize,
+    /// Seconds of each peak measurement (one before and one after the rounds).
+    #[arg(long, default_value_t = 1.0)]
+    peak_seconds: f64,
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM` of /proc/self/status), if known.
+fn max_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "unknown".into(),
+        |b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    )
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+#[derive(Serialize)]
+struct TrainReport<'a> {
+    model: ModelKind,
+    dataset: String,
+    clients: usize,
+    rounds: u64,
+    partition: String,
+    local: LocalCfg,
+    seed: u64,
+    threads: usize,
+    partition_summary: &'a deai_ml::PartitionSummary,
+    history: &'a [RoundRecord],
+    final_test_accuracy: f32,
+    final_test_loss: f32,
+    median_round_seconds: f64,
+    total_seconds: f64,
+    max_rss_bytes: Option<u64>,
+    model_file: String,
+}
+
+fn write_csv(path: &Path, history: &[RoundRecord]) -> anyhow::Result<()> {
+    let mut s = String::from(
+        "round,test_accuracy,test_loss,train_loss,train_seconds,aggregate_seconds,eval_seconds\n",
+    );
+    for r in history {
+        writeln!(
+            s,
+            "{},{},{},{},{},{},{}",
+            r.round,
+            r.test_accuracy,
+            r.test_loss,
+            r.train_loss,
+            r.train_seconds,
+            r.aggregate_seconds,
+            r.eval_seconds
+        )?;
+    }
+    std::fs::write(path, s).with_context(|| format!("writing {}", path.display()))
+}
 
 /// Runs `deai train`.
-pub fn run(_args: TrainArgs, _global: &Global) -> anyhow::Result<()> {
-    anyhow::bail!("`deai train` is not built yet")
+pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
+    let fl = &args.fl;
+    let cfg = fl.local();
+    cfg.validate()?;
+    let dir = fl.data_dir();
+    let splits =
+        data::load_dir(&dir).with_context(|| format!("loading dataset from {}", dir.display()))?;
+    let part = partition(splits.train.labels(), fl.clients, &fl.partition, fl.seed)?;
+    let summary = part.summary(splits.train.labels(), &fl.partition, fl.seed);
+    let out = args.out.clone().unwrap_or_else(|| {
+        global.data_dir.join("train").join(format!(
+            "{}-{}-c{}-r{}-s{}",
+            fl.model,
+            fl.partition.to_string().replace(':', "_"),
+            fl.clients,
+            args.rounds,
+            fl.seed
+        ))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    if !global.json {
+        println!(
+            "dataset {} ({} train, {} test); model {} ({} parameters); engine {:?}; lr {} batch {} momentum {} weight decay {}; {} local epoch(s)",
+            dir.display(),
+            splits.train.len(),
+            splits.test.len(),
+            fl.model,
+            fl.model.num_params(),
+            cfg.resolved_engine(),
+            cfg.lr,
+            cfg.batch,
+            cfg.momentum,
+            cfg.weight_decay,
+            cfg.epochs
+        );
+        print!("{summary}");
+    }
+
+    let started = Instant::now();
+    let (history, final_params, threads) = with_threads(fl.threads, || -> anyhow::Result<_> {
+        let bar = if global.json {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(args.rounds)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] round {pos}/{len} {msg}",
+            )?
+            .progress_chars("=> "),
+        );
+        let mut g = fl.model.init(fl.seed);
+        let mut history = Vec::with_capacity(args.rounds as usize);
+        for round in 0..args.rounds {
+            let outcome = run_round(&g, &splits.train, &part, &cfg, fl.seed, round, &fedavg)?;
+            g = outcome.global;
+            let t = Instant::now();
+            let ev = evaluate(fl.model, &g, &splits.test)?;
+            let rec = RoundRecord {
+                round: round + 1,
+                test_accuracy: ev.accuracy,
+                test_loss: ev.loss,
+                train_loss: outcome.train_loss,
+                train_seconds: outcome.train_seconds,
+                aggregate_seconds: outcome.aggregate_seconds,
+                eval_seconds: t.elapsed().as_secs_f64(),
+            };
+            bar.set_message(format!("test acc {:.4} loss {:.4}", ev.accuracy, ev.loss));
+            bar.inc(1);
+            history.push(rec);
+        }
+        bar.finish();
+        Ok((history, g, deai_ml::threads()))
+    })??;
+    let total_seconds = started.elapsed().as_secs_f64();
+
+    let model_file = out.join("model.safetensors");
+    params::save(&model_file, fl.model, &final_params)?;
+    write_csv(&out.join("rounds.csv"), &history)?;
+    let round_secs: Vec<f64> = history
+        .iter()
+        .map(|r| r.train_seconds + r.aggregate_seconds)
+        .collect();
+    let last = history.last().copied();
+    let report = TrainReport {
+        model: fl.model,
+        dataset: dir.display().to_string(),
+        clients: fl.clients,
+        rounds: args.rounds,
+        partition: fl.partition.to_string(),
+        local: cfg,
+        seed: fl.seed,
+        threads,
+        partition_summary: &summary,
+        history: &history,
+        final_test_accuracy: last.map_or(f32::NAN, |r| r.test_accuracy),
+        final_test_loss: last.map_or(f32::NAN, |r| r.test_loss),
+        median_round_seconds: median(&round_secs),
+        total_seconds,
+        max_rss_bytes: max_rss_bytes(),
+        model_file: model_file.display().to_string(),
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    let json_path = out.join("rounds.json");
+    std::fs::write(&json_path, &json)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(
+        out.join("partition.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+
+    if global.json {
+        println!("{json}");
+        return Ok(());
+    }
+    println!(
+        "{:>5} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8}",
+        "round", "test acc", "test loss", "train loss", "train s", "agg s", "eval s"
+    );
+    for r in &history {
+        println!(
+            "{:>5} {:>9.4} {:>9.4} {:>10.4} {:>9.4} {:>9.5} {:>8.4}",
+            r.round,
+            r.test_accuracy,
+            r.test_loss,
+            r.train_loss,
+            r.train_seconds,
+            r.aggregate_seconds,
+            r.eval_seconds
+        );
+    }
+    println!(
+        "final test accuracy {:.4}, loss {:.4}; median round (train + aggregate) {:.4} s on {} threads; total {:.2} s",
+        report.final_test_accuracy, report.final_test_loss, report.median_round_seconds, threads, total_seconds
+    );
+    println!("max RSS {}", mib(report.max_rss_bytes));
+    println!(
+        "wrote {}, {}, {}",
+        json_path.display(),
+        out.join("rounds.csv").display(),
+        model_file.display()
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    model: ModelKind,
+    engine: String,
+    clients: usize,
+    partition: String,
+    rounds: u64,
+    threads: usize,
+    samples_per_round: usize,
+    median_round_seconds: f64,
+    min_round_seconds: f64,
+    samples_per_second: f64,
+    gflops_convention: f64,
+    gflops_executed: Option<f64>,
+    peak_gflops_before: f64,
+    peak_gflops_after: f64,
+    peak_gflops: f64,
+    ratio_convention_to_peak: f64,
+    ratio_executed_to_peak: Option<f64>,
+    final_test_accuracy: f32,
+    max_rss_bytes: Option<u64>,
+}
+
+/// Runs `deai bench fl`: median seconds per federated round against this machine's matmul peak.
+pub fn run_bench_fl(args: BenchFlArgs, global: &Global) -> anyhow::Result<()> {
+    let fl = &args.fl;
+    let cfg = fl.local();
+    cfg.validate()?;
+    if args.rounds == 0 {
+        anyhow::bail!("--rounds must be at least 1");
+    }
+    let dir = fl.data_dir();
+    let splits =
+        data::load_dir(&dir).with_context(|| format!("loading dataset from {}", dir.display()))?;
+    let part = partition(splits.train.labels(), fl.clients, &fl.partition, fl.seed)?;
+    let samples: usize = part.clients.iter().map(Vec::len).sum::<usize>() * cfg.epochs;
+    let report = with_threads(fl.threads, || -> anyhow::Result<BenchReport> {
+        let threads = deai_ml::threads();
+        let before = matmul_peak(threads, args.peak_size, args.peak_seconds)?;
+        let mut g = fl.model.init(fl.seed);
+        let mut secs = Vec::with_capacity(args.rounds as usize);
+        for round in 0..args.rounds {
+            let out = run_round(&g, &splits.train, &part, &cfg, fl.seed, round, &fedavg)?;
+            secs.push(out.train_seconds + out.aggregate_seconds);
+            g = out.global;
+        }
+        let after = matmul_peak(threads, args.peak_size, args.peak_seconds)?;
+        let acc = evaluate(fl.model, &g, &splits.test)?.accuracy;
+        let med = median(&secs);
+        let params = fl.model.num_params() as f64;
+        let gflops_convention = 6.0 * params * samples as f64 / med / 1e9;
+        let gflops_executed = (cfg.resolved_engine() == Engine::Fused)
+            .then(|| deai_ml::fused::FLOPS_PER_SAMPLE as f64 * samples as f64 / med / 1e9);
+        let peak = before.gflops.max(after.gflops);
+        Ok(BenchReport {
+            model: fl.model,
+            engine: format!("{:?}", cfg.resolved_engine()).to_lowercase(),
+            clients: fl.clients,
+            partition: fl.partition.to_string(),
+            rounds: args.rounds,
+            threads,
+            samples_per_round: samples,
+            median_round_seconds: med,
+            min_round_seconds: secs.iter().copied().fold(f64::INFINITY, f64::min),
+            samples_per_second: samples as f64 / med,
+            gflops_convention,
+            gflops_executed,
+            peak_gflops_before: before.gflops,
+            peak_gflops_after: after.gflops,
+            peak_gflops: peak,
+            ratio_convention_to_peak: gflops_convention / peak,
+            ratio_executed_to_peak: gflops_executed.map(|g| g / peak),
+            final_test_accuracy: acc,
+            max_rss_bytes: None,
+        })
+    })??;
+    let report = BenchReport {
+        max_rss_bytes: max_rss_bytes(),
+        ..report
+    };
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "fl/round/model={}/engine={}/clients={}/partition={} ({} rounds, {} samples per round, {} threads)",
+        report.model, report.engine, report.clients, report.partition, report.rounds, samples, report.threads
+    );
+    println!(
+        "  median round (train + aggregate) {:.4} s (min {:.4} s), {:.0} samples/s",
+        report.median_round_seconds, report.min_round_seconds, report.samples_per_second
+    );
+    println!(
+        "  achieved {:.1} GFLOP/s by the 6 x params x samples convention{}",
+        report.gflops_convention,
+        report.gflops_executed.map_or(String::new(), |g| format!(" ({g:.1} GFLOP/s actually executed: the fused path skips the first layer's input gradient)"))
+    );
+    println!(
+        "  f32 matmul peak (gemm, {}x{} per thread, {} threads at once): {:.1} GFLOP/s before, {:.1} after; using {:.1}",
+        args.peak_size, args.peak_size, report.threads, report.peak_gflops_before, report.peak_gflops_after, report.peak_gflops
+    );
+    println!(
+        "  ratio achieved/peak {:.3}{}",
+        report.ratio_convention_to_peak,
+        report
+            .ratio_executed_to_peak
+            .map_or(String::new(), |r| format!(" (executed/peak {r:.3})"))
+    );
+    println!(
+        "  final test accuracy {:.4}; max RSS {}",
+        report.final_test_accuracy,
+        mib(report.max_rss_bytes)
+    );
+    Ok(())
 }
