@@ -9,11 +9,14 @@ use crate::Global;
 pub enum BenchCommand {
     /// Time every aggregation rule against a memory-bound sum and an X·Xᵀ product.
     Aggregate(crate::cmd::aggregate::BenchAggregateArgs),
+    /// Time federated rounds (train + aggregate) against this machine's f32 matmul peak.
+    Fl(crate::cmd::train::BenchFlArgs),
 }
 
 /// Runs one benchmark.
 pub fn run(bench: BenchCommand, global: &Global) -> anyhow::Result<()> {
     match bench {
         BenchCommand::Aggregate(args) => crate::cmd::aggregate::run_bench(args, global),
+        BenchCommand::Fl(args) => crate::cmd::train::run_bench_fl(args, global),
     }
 }
