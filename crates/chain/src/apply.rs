@@ -1,9 +1,11 @@
 //! Transaction execution: admission, fee and nonce, then one handler per [`Call`].
 
+use std::collections::BTreeSet;
+
 use deai_types::{
-    commitment_hash, AccountId, Amount, Call, CommitKey, CommitKind, Evidence, Fixed, Hash32,
-    Height, OffenceKind, ParamChange, ProposalId, Role, Round, SignedTx, SlashDestination, TaskId,
-    TaskSpec,
+    commitment_hash, decode, AccountId, Amount, Call, CommitKey, CommitKind, Evidence, Fixed,
+    Hash32, Height, Mechanism, OffenceKind, ParamChange, ProposalId, Role, Round, SignedTx,
+    SlashDestination, TaskId, TaskSpec, Uid, UpdatePreimage, VotePreimage, WeightsPreimage,
 };
 
 use crate::block::BlockCtx;
@@ -11,7 +13,8 @@ use crate::error::{EvidenceError, Phase, TxError};
 use crate::receipt::{Event, Receipt};
 use crate::rewards::slash_stake;
 use crate::state::{
-    CommitStatus, Commitment, Journal, Proposal, ProposalStatus, Registration, Rw, State, Task,
+    CommitStatus, Commitment, Journal, ModelRecord, Proposal, ProposalStatus, Registration, Rw,
+    State, Task,
 };
 
 /// Apply a signed transaction: verify its signature, then [`apply_tx_preverified`].
@@ -153,6 +156,12 @@ fn execute(
         Call::Slash { evidence } => slash(rw, signer, *evidence, ctx, ev),
         Call::GovPropose { change } => gov_propose(rw, signer, change, ctx, ev),
         Call::GovVote { proposal, approve } => gov_vote(rw, signer, *proposal, *approve, ctx, ev),
+        Call::RecordModel {
+            task,
+            round,
+            model,
+            contributors,
+        } => record_model(rw, signer, *task, *round, *model, contributors, ctx, ev),
     }
 }
 
@@ -488,6 +497,7 @@ fn commit(
             closes,
         });
     }
+    check_role(rw.s, &t, task, round, kind, &account)?;
     let key = CommitKey {
         task,
         round,
@@ -508,6 +518,109 @@ fn commit(
     );
     ev.push(Event::Committed { key });
     Ok(())
+}
+
+/// Who may commit what (see the crate docs): on Yuma tasks miners commit updates and
+/// validators weights; on proposer/voter tasks the round's drawn proposers commit updates and
+/// its drawn voters votes; verdicts are open to every registered participant.
+fn check_role(
+    state: &State,
+    t: &Task,
+    task: TaskId,
+    round: Round,
+    kind: CommitKind,
+    account: &AccountId,
+) -> Result<(), TxError> {
+    let uid = state.uid_of(task, account).ok_or(TxError::NotRegistered {
+        task,
+        account: *account,
+    })?;
+    let mechanism = t.spec.mechanism;
+    let unused = TxError::KindNotInMechanism {
+        task,
+        kind,
+        mechanism,
+    };
+    match (mechanism, kind) {
+        (_, CommitKind::Verdict) => Ok(()),
+        (Mechanism::Yuma, CommitKind::Vote) | (Mechanism::ProposerVoter, CommitKind::Weights) => {
+            Err(unused)
+        }
+        (Mechanism::Yuma, CommitKind::Update | CommitKind::Weights) => {
+            let role = state
+                .registrations
+                .get(&(task, uid))
+                .map(|r| r.role)
+                .ok_or(TxError::NotRegistered {
+                    task,
+                    account: *account,
+                })?;
+            let needed = if kind == CommitKind::Update {
+                Role::Miner
+            } else {
+                Role::Validator
+            };
+            if role == needed {
+                Ok(())
+            } else {
+                Err(TxError::WrongRole { task, kind, role })
+            }
+        }
+        (Mechanism::ProposerVoter, CommitKind::Update | CommitKind::Vote) => {
+            let drawn = state.pv_roles.get(&(task, round)).is_some_and(|r| {
+                let list = if kind == CommitKind::Update {
+                    &r.proposers
+                } else {
+                    &r.voters
+                };
+                list.binary_search(&uid).is_ok()
+            });
+            if drawn {
+                Ok(())
+            } else {
+                Err(TxError::NotDrawn { task, round, kind })
+            }
+        }
+    }
+}
+
+/// A matching preimage must also decode as its kind's preimage type, and weights must name
+/// distinct UIDs of the task.
+fn check_preimage(t: &Task, key: &CommitKey, preimage: &[u8]) -> Result<(), TxError> {
+    let malformed = |expected: &str| TxError::MalformedPreimage {
+        key: *key,
+        expected: expected.to_string(),
+    };
+    match key.kind {
+        CommitKind::Update => decode::<UpdatePreimage>(preimage)
+            .map(|_| ())
+            .map_err(|_| malformed("UpdatePreimage")),
+        CommitKind::Vote => decode::<VotePreimage>(preimage)
+            .map(|_| ())
+            .map_err(|_| malformed("VotePreimage")),
+        CommitKind::Weights => {
+            let w =
+                decode::<WeightsPreimage>(preimage).map_err(|_| malformed("WeightsPreimage"))?;
+            let mut seen = BTreeSet::new();
+            for (uid, _) in &w.weights {
+                if uid.0 >= t.next_uid {
+                    return Err(TxError::UnknownWeightTarget {
+                        task: key.task,
+                        uid: *uid,
+                        uids: t.next_uid,
+                    });
+                }
+                if !seen.insert(*uid) {
+                    return Err(TxError::DuplicateWeightTarget {
+                        task: key.task,
+                        uid: *uid,
+                    });
+                }
+            }
+            Ok(())
+        }
+        CommitKind::Verdict => Ok(()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -563,6 +676,7 @@ fn reveal(
     if commitment_hash(&key, preimage) != c.hash {
         return Err(TxError::RevealMismatch { key });
     }
+    check_preimage(&t, &key, preimage)?;
     c.status = CommitStatus::Revealed {
         preimage: preimage.to_vec(),
         at: ctx.height,
@@ -659,6 +773,97 @@ fn slash(
         to_reporter,
         to_pool,
         burned,
+    });
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_model(
+    rw: &mut Rw<'_>,
+    signer: AccountId,
+    task: TaskId,
+    round: Round,
+    model: Hash32,
+    contributors: &[(Uid, Hash32)],
+    ctx: &BlockCtx,
+    ev: &mut Vec<Event>,
+) -> Result<(), TxError> {
+    let t = rw.s.tasks.get(&task).ok_or(TxError::UnknownTask { task })?;
+    if signer != t.proposer {
+        return Err(TxError::NotTaskProposer {
+            task,
+            proposer: t.proposer,
+        });
+    }
+    if round.0 >= t.spec.rounds {
+        return Err(TxError::RoundOutOfRange {
+            task,
+            round,
+            rounds: t.spec.rounds,
+        });
+    }
+    let last_block = t
+        .round_last_block(round)
+        .ok_or_else(|| TxError::overflow("round end"))?;
+    if last_block >= ctx.height {
+        return Err(TxError::RoundNotEnded {
+            task,
+            round,
+            last_block,
+        });
+    }
+    if rw.s.model_records.contains_key(&(task, round)) {
+        return Err(TxError::ModelAlreadyRecorded { task, round });
+    }
+    let mut seen = BTreeSet::new();
+    for (uid, given) in contributors {
+        if !seen.insert(*uid) {
+            return Err(TxError::DuplicateContributor { uid: *uid });
+        }
+        let not_revealed = TxError::ContributorNotRevealed {
+            task,
+            round,
+            uid: *uid,
+        };
+        let account = match rw.s.registrations.get(&(task, *uid)) {
+            Some(r) => r.account,
+            None => return Err(not_revealed),
+        };
+        let key = CommitKey {
+            task,
+            round,
+            kind: CommitKind::Update,
+            account,
+        };
+        let Some(CommitStatus::Revealed { preimage, .. }) =
+            rw.s.commitments.get(&key).map(|c| &c.status)
+        else {
+            return Err(not_revealed);
+        };
+        let pre = decode::<UpdatePreimage>(preimage).map_err(|_| not_revealed.clone())?;
+        if pre.blob != *given {
+            return Err(TxError::ContributorBlobMismatch {
+                round,
+                uid: *uid,
+                revealed: pre.blob,
+                given: *given,
+            });
+        }
+    }
+    rw.set_model_record(
+        task,
+        round,
+        ModelRecord {
+            model,
+            contributors: contributors.to_vec(),
+            at: ctx.height,
+        },
+    );
+    ev.push(Event::ModelRecorded {
+        task,
+        round,
+        model,
+        contributors: u32::try_from(contributors.len()).unwrap_or(u32::MAX),
     });
     Ok(())
 }

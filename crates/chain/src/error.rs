@@ -10,8 +10,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use deai_types::protocol::TaskSpecError;
 use deai_types::{
-    AccountId, Amount, ChainId, CommitKey, CommitKind, Evidence, Fixed, Height, Nonce, OffenceId,
-    ParamError, ProposalId, Round, TaskId, Uid,
+    AccountId, Amount, ChainId, CommitKey, CommitKind, Evidence, Fixed, Hash32, Height, Mechanism,
+    Nonce, OffenceId, ParamError, ProposalId, Role, Round, TaskId, Uid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -332,6 +332,121 @@ pub enum TxError {
     /// The signer has no bonded stake, hence no voting (or proposing) power.
     #[error("no bonded stake: governance needs stake")]
     NoVotingPower,
+    /// The preimage matches the commitment but does not decode as the kind's preimage type.
+    #[error("preimage of {key:?} does not decode as {expected}; reveal the borsh encoding of a {expected}")]
+    MalformedPreimage {
+        /// The key.
+        key: CommitKey,
+        /// The expected type (`UpdatePreimage`, `WeightsPreimage` or `VotePreimage`).
+        expected: String,
+    },
+    /// A weight names a UID the task has not assigned.
+    #[error(
+        "weight on UID {uid} of task {task}, which has only {uids} UIDs; weigh registered UIDs"
+    )]
+    UnknownWeightTarget {
+        /// The task.
+        task: TaskId,
+        /// The UID named.
+        uid: Uid,
+        /// UIDs assigned on the task (valid UIDs are `0..uids`).
+        uids: u16,
+    },
+    /// A weight vector names a UID twice.
+    #[error("weights name UID {uid} of task {task} twice; give each UID at most once")]
+    DuplicateWeightTarget {
+        /// The task.
+        task: TaskId,
+        /// The repeated UID.
+        uid: Uid,
+    },
+    /// The signer's registered role may not commit this kind on this Yuma task.
+    #[error("a {role:?} may not commit {kind:?} on task {task}: miners commit updates, validators commit weights")]
+    WrongRole {
+        /// The task.
+        task: TaskId,
+        /// The kind.
+        kind: CommitKind,
+        /// The signer's role.
+        role: Role,
+    },
+    /// The signer was not drawn for the role this kind needs in this round of a
+    /// proposer/voter task.
+    #[error("not drawn as {} in round {round} of task {task}; only drawn proposers commit updates and drawn voters commit votes", if *kind == CommitKind::Update { "proposer" } else { "voter" })]
+    NotDrawn {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+        /// The kind.
+        kind: CommitKind,
+    },
+    /// The task's mechanism does not use this kind of commitment.
+    #[error("task {task} runs {mechanism:?}, which has no {kind:?} commitments (Yuma: updates and weights; proposer/voter: updates and votes)")]
+    KindNotInMechanism {
+        /// The task.
+        task: TaskId,
+        /// The kind.
+        kind: CommitKind,
+        /// The task's mechanism.
+        mechanism: Mechanism,
+    },
+    /// Only the task's proposer records its models.
+    #[error("only task {task}'s proposer {proposer} may record its models")]
+    NotTaskProposer {
+        /// The task.
+        task: TaskId,
+        /// Its proposer.
+        proposer: AccountId,
+    },
+    /// The round has not ended yet.
+    #[error("round {round} of task {task} ends with block {last_block}; record its model after that block")]
+    RoundNotEnded {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+        /// The round's last block.
+        last_block: Height,
+    },
+    /// The round's model is already recorded.
+    #[error(
+        "the model of round {round} of task {task} is already recorded; a round has one model"
+    )]
+    ModelAlreadyRecorded {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+    },
+    /// A contributor UID is named twice.
+    #[error("contributor UID {uid} is listed twice; list each contributing update once")]
+    DuplicateContributor {
+        /// The repeated UID.
+        uid: Uid,
+    },
+    /// A contributor did not reveal an update in the round.
+    #[error("UID {uid} revealed no update in round {round} of task {task}; only revealed updates can contribute")]
+    ContributorNotRevealed {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+        /// The UID.
+        uid: Uid,
+    },
+    /// A contributor's named blob is not the blob it revealed.
+    #[error("UID {uid} revealed blob {revealed} in round {round}, not {given}")]
+    ContributorBlobMismatch {
+        /// The round.
+        round: Round,
+        /// The UID.
+        uid: Uid,
+        /// The blob in its revealed UpdatePreimage.
+        revealed: Hash32,
+        /// The blob named in the transaction.
+        given: Hash32,
+    },
 }
 
 impl TxError {

@@ -83,6 +83,7 @@ pub use error::{BlockError, ChainError, EvidenceError, Phase, TxError};
 pub use receipt::{Event, Receipt, TxOutcome};
 pub use rewards::{distribute_reward, slash_stake, Funds, RewardSplit};
 pub use state::{
-    Account, CommitStatus, Commitment, Counters, GenesisConfig, Journal, Offence, Proposal,
-    ProposalStatus, Registration, Rw, State, Supply, Task, Tip,
+    Account, CommitStatus, Commitment, Counters, EpochRecord, GenesisConfig, Journal, ModelRecord,
+    Offence, Proposal, ProposalStatus, PvRoles, PvRoundRecord, Registration, Rw, State, Supply,
+    Task, Tip,
 };

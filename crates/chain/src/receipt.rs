@@ -2,8 +2,8 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use deai_types::{
-    AccountId, Amount, CommitKey, Evidence, Fixed, Height, OffenceId, ParamChange, ProposalId,
-    Role, TaskId, Uid,
+    AccountId, Amount, CommitKey, Epoch, Evidence, Fixed, Hash32, Height, OffenceId, ParamChange,
+    ProposalId, Role, Round, TaskId, Uid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +158,50 @@ pub enum Event {
         proposal: ProposalId,
         /// Whether the parameters changed.
         applied: bool,
+    },
+    /// A round's global model was recorded.
+    ModelRecorded {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+        /// The model hash.
+        model: Hash32,
+        /// Number of contributing updates.
+        contributors: u32,
+    },
+    /// A Yuma epoch was processed (see [`crate::State::epoch_record`]).
+    EpochProcessed {
+        /// The task.
+        task: TaskId,
+        /// The epoch.
+        epoch: Epoch,
+        /// Minted into the escrow.
+        minted: Amount,
+        /// Paid out of the escrow.
+        paid: Amount,
+    },
+    /// Roles were drawn for a proposer/voter round (see [`crate::State::pv_roles`]).
+    RolesDrawn {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+        /// Number of proposers.
+        proposers: u16,
+        /// Number of voters.
+        voters: u16,
+    },
+    /// A proposer/voter round was settled (see [`crate::State::pv_round`]).
+    RoundSettled {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+        /// Whether its model was accepted.
+        accepted: bool,
+        /// Paid out of the escrow.
+        paid: Amount,
     },
 }
 

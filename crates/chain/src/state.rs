@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use deai_types::{
-    encode, AccountId, Amount, ChainId, CommitKey, Fixed, Hash32, Height, Nonce, OffenceId,
-    OffenceKind, ParamChange, ParamError, Params, ProposalId, Role, TaskId, TaskSpec, Uid,
+    encode, AccountId, Amount, ChainId, CommitKey, Epoch, Fixed, Hash32, Height, Nonce, OffenceId,
+    OffenceKind, ParamChange, ParamError, Params, ProposalId, Role, Round, TaskId, TaskSpec, Uid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -146,6 +146,27 @@ impl Task {
         r.0.checked_mul(self.spec.round_blocks)
             .and_then(|o| self.start.checked_add(o))
     }
+    /// Last height of round `r` (None on overflow).
+    pub fn round_last_block(&self, r: deai_types::Round) -> Option<Height> {
+        self.round_start(r)?
+            .checked_add(self.spec.round_blocks)
+            .map(|h| Height(h.0.saturating_sub(1)))
+    }
+    /// The epoch containing round `r`.
+    pub fn epoch_of(&self, r: deai_types::Round) -> Epoch {
+        Epoch(r.0 / self.spec.epoch_rounds.max(1))
+    }
+    /// The rounds `[first, last]` of epoch `e` (the last epoch may be shorter); None if the
+    /// epoch does not exist.
+    pub fn epoch_rounds(&self, e: Epoch) -> Option<(deai_types::Round, deai_types::Round)> {
+        let er = self.spec.epoch_rounds.max(1);
+        let first = e.0.checked_mul(er)?;
+        if first >= self.spec.rounds {
+            return None;
+        }
+        let last = first.saturating_add(er).min(self.spec.rounds) - 1;
+        Some((deai_types::Round(first), deai_types::Round(last)))
+    }
     /// The round containing `h`, if the task is running at `h`.
     pub fn round_at(&self, h: Height) -> Option<deai_types::Round> {
         if h < self.start || h >= self.end {
@@ -252,6 +273,79 @@ pub struct Proposal {
     pub no: Amount,
 }
 
+/// The global model of a round, as recorded by the task's proposer.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// Hash of the aggregated global model.
+    pub model: Hash32,
+    /// The contributing updates (UID, blob hash) in aggregation order.
+    pub contributors: Vec<(Uid, Hash32)>,
+    /// Height of the recording block.
+    pub at: Height,
+}
+
+/// What the epoch processing of a Yuma task computed and paid. Every vector is indexed by UID
+/// `0..n`, where `n` is the number of UIDs the task had at the end of the epoch.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Height of the block whose end processed the epoch.
+    pub at: Height,
+    /// Released from the escrow for this epoch (`escrow / epochs left`, after minting).
+    pub payout: Amount,
+    /// Minted into the escrow for this epoch (`emission_per_epoch`).
+    pub minted: Amount,
+    /// Stake of each UID's hotkey (self + delegated) at the epoch.
+    pub stake: Vec<Amount>,
+    /// Yuma consensus weight of each UID.
+    pub consensus: Vec<Fixed>,
+    /// Yuma incentive (sums to 1, or all 0).
+    pub incentive: Vec<Fixed>,
+    /// Yuma dividends (sums to 1, or all 0).
+    pub dividends: Vec<Fixed>,
+    /// Yuma validator trust (sum of the validator's weights clipped at consensus).
+    pub validator_trust: Vec<Fixed>,
+    /// Paid from the miners' part (by incentive) to each UID's hotkey, delegators included.
+    pub miner_paid: Vec<Amount>,
+    /// Paid from the validators' part (by dividends) to each UID's hotkey, delegators included.
+    pub validator_paid: Vec<Amount>,
+    /// Whether each UID had revealed weights in the epoch.
+    pub weights_revealed: Vec<bool>,
+}
+
+/// The roles drawn for one round of a proposer/voter task.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct PvRoles {
+    /// Proposers (train, commit/reveal updates), increasing UID.
+    pub proposers: Vec<Uid>,
+    /// Voters (score the round, commit/reveal votes), increasing UID.
+    pub voters: Vec<Uid>,
+}
+
+/// How a proposer/voter round was settled.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PvRoundRecord {
+    /// Height of the block whose end settled the round.
+    pub at: Height,
+    /// Whether the round's model was accepted (stake-weighted vote sum `>= 0`).
+    pub accepted: bool,
+    /// No proposer revealed an update or no voter revealed a vote: nothing paid, nobody
+    /// offended, the reward stays in escrow (`accepted` is false).
+    pub void: bool,
+    /// Stake-weighted mean of the revealed scores (weights = voter stake / total voter stake;
+    /// equal weights if the voters have no stake).
+    pub vote_sum: Fixed,
+    /// The round reward: `escrow / rounds left` at settlement.
+    pub reward: Amount,
+    /// What each proposer's hotkey received (delegators included).
+    pub proposer_paid: Vec<(Uid, Amount)>,
+    /// What each majority voter's hotkey received (delegators included).
+    pub voter_paid: Vec<(Uid, Amount)>,
+    /// Offences recorded for this round (rejected proposers, minority voters).
+    pub offences: Vec<(Uid, OffenceId)>,
+}
+
 /// Genesis: chain id, funded accounts, initial self-stakes, parameters.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -297,6 +391,18 @@ pub struct State {
     pub(crate) votes: BTreeMap<(ProposalId, AccountId), bool>,
     /// (height, proposal) → () : proposals to tally or execute at the end of that block.
     pub(crate) gov_queue: BTreeMap<(Height, ProposalId), ()>,
+    /// Recorded global models (kept for every round).
+    pub(crate) model_records: BTreeMap<(TaskId, Round), ModelRecord>,
+    /// Yuma epoch records (the newest `records_kept` per task).
+    pub(crate) epoch_records: BTreeMap<(TaskId, Epoch), EpochRecord>,
+    /// Yuma bonds: (task, validator UID) → sparse row of non-zero `u16` bonds on UIDs.
+    pub(crate) bonds: BTreeMap<(TaskId, Uid), Vec<(Uid, u16)>>,
+    /// Consecutive epochs a validator's trust stayed below `out_of_consensus_trust`.
+    pub(crate) low_trust_streaks: BTreeMap<(TaskId, Uid), u32>,
+    /// Proposer/voter role draws (the newest `records_kept` per task).
+    pub(crate) pv_roles: BTreeMap<(TaskId, Round), PvRoles>,
+    /// Proposer/voter round settlements (the newest `records_kept` per task).
+    pub(crate) pv_rounds: BTreeMap<(TaskId, Round), PvRoundRecord>,
 }
 
 pub(crate) const MIN_ID: AccountId = AccountId([0; 32]);
@@ -329,6 +435,12 @@ impl State {
             proposals: BTreeMap::new(),
             votes: BTreeMap::new(),
             gov_queue: BTreeMap::new(),
+            model_records: BTreeMap::new(),
+            epoch_records: BTreeMap::new(),
+            bonds: BTreeMap::new(),
+            low_trust_streaks: BTreeMap::new(),
+            pv_roles: BTreeMap::new(),
+            pv_rounds: BTreeMap::new(),
         };
         let mut total = Amount::ZERO;
         for (account, amount) in &cfg.accounts {
@@ -516,6 +628,45 @@ impl State {
     /// All proposals.
     pub fn proposals(&self) -> impl Iterator<Item = (&ProposalId, &Proposal)> {
         self.proposals.iter()
+    }
+    /// The recorded global model of a round.
+    pub fn model_record(&self, task: TaskId, round: Round) -> Option<&ModelRecord> {
+        self.model_records.get(&(task, round))
+    }
+    /// Every recorded global model, by (task, round).
+    pub fn model_records(&self) -> impl Iterator<Item = (&(TaskId, Round), &ModelRecord)> {
+        self.model_records.iter()
+    }
+    /// The record of a processed Yuma epoch (None if not processed yet or pruned).
+    pub fn epoch_record(&self, task: TaskId, epoch: Epoch) -> Option<&EpochRecord> {
+        self.epoch_records.get(&(task, epoch))
+    }
+    /// Every kept epoch record, by (task, epoch).
+    pub fn epoch_records(&self) -> impl Iterator<Item = (&(TaskId, Epoch), &EpochRecord)> {
+        self.epoch_records.iter()
+    }
+    /// The stored Yuma bonds row of a validator UID: `(uid, bond)` with non-zero bonds.
+    pub fn bonds_of(&self, task: TaskId, uid: Uid) -> &[(Uid, u16)] {
+        self.bonds.get(&(task, uid)).map_or(&[], Vec::as_slice)
+    }
+    /// Consecutive epochs the validator's trust stayed below `out_of_consensus_trust`.
+    pub fn low_trust_streak(&self, task: TaskId, uid: Uid) -> u32 {
+        self.low_trust_streaks
+            .get(&(task, uid))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// The roles drawn for a round of a proposer/voter task.
+    pub fn pv_roles(&self, task: TaskId, round: Round) -> Option<&PvRoles> {
+        self.pv_roles.get(&(task, round))
+    }
+    /// The settlement of a round of a proposer/voter task.
+    pub fn pv_round(&self, task: TaskId, round: Round) -> Option<&PvRoundRecord> {
+        self.pv_rounds.get(&(task, round))
+    }
+    /// The account holding a UID of a task.
+    pub fn account_of(&self, task: TaskId, uid: Uid) -> Option<&Registration> {
+        self.registrations.get(&(task, uid))
     }
 
     /// Recompute every derived total and the supply identity; `Err` names the first mismatch.
@@ -729,6 +880,31 @@ impl<'a> Rw<'a> {
     }
     pub(crate) fn set_queue(&mut self, at: Height, id: ProposalId, present: bool) {
         self.put(|s| &mut s.gov_queue, (at, id), present.then_some(()));
+    }
+    pub(crate) fn set_model_record(&mut self, task: TaskId, round: Round, r: ModelRecord) {
+        self.put(|s| &mut s.model_records, (task, round), Some(r));
+    }
+    #[allow(dead_code)] // used by epoch processing
+    pub(crate) fn set_epoch_record(&mut self, task: TaskId, epoch: Epoch, r: Option<EpochRecord>) {
+        self.put(|s| &mut s.epoch_records, (task, epoch), r);
+    }
+    #[allow(dead_code)] // used by epoch processing
+    pub(crate) fn set_bonds(&mut self, task: TaskId, uid: Uid, row: Vec<(Uid, u16)>) {
+        let v = if row.is_empty() { None } else { Some(row) };
+        self.put(|s| &mut s.bonds, (task, uid), v);
+    }
+    #[allow(dead_code)] // used by epoch processing
+    pub(crate) fn set_low_trust_streak(&mut self, task: TaskId, uid: Uid, n: u32) {
+        let v = if n == 0 { None } else { Some(n) };
+        self.put(|s| &mut s.low_trust_streaks, (task, uid), v);
+    }
+    #[allow(dead_code)] // used by epoch processing
+    pub(crate) fn set_pv_roles(&mut self, task: TaskId, round: Round, r: Option<PvRoles>) {
+        self.put(|s| &mut s.pv_roles, (task, round), r);
+    }
+    #[allow(dead_code)] // used by epoch processing
+    pub(crate) fn set_pv_round(&mut self, task: TaskId, round: Round, r: Option<PvRoundRecord>) {
+        self.put(|s| &mut s.pv_rounds, (task, round), r);
     }
     pub(crate) fn set_unbonding(&mut self, key: (AccountId, AccountId, Height), a: Amount) {
         let v = if a.is_zero() { None } else { Some(a) };
@@ -994,6 +1170,7 @@ mod tests {
                 min_stake: Amount(0),
                 max_uids: 1,
                 mechanism: deai_types::Mechanism::Yuma,
+                miner_share: Fixed::from_bps(5_000),
             },
             proposer: AccountId([0; 32]),
             proposed_at: Height(4),

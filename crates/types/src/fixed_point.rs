@@ -119,6 +119,20 @@ impl Fixed {
         let r = hi.checked_mul(bits)?.checked_add(low)?;
         Some(Amount(r.min(amount.0)))
     }
+    /// `floor(amount * self)` for a share `0 <= self <= 1`, computed exactly; `None` outside
+    /// that range. Use it to split a pool by shares that sum to at most 1: the parts never sum
+    /// to more than the pool.
+    pub fn mul_amount_floor(self, amount: Amount) -> Option<Amount> {
+        if !self.is_unit() {
+            return None;
+        }
+        let bits = u128::try_from(self.to_bits()).ok()?; // <= 2^32
+        let hi = amount.0 >> 32;
+        let lo = amount.0 & u128::from(u32::MAX);
+        let low = (lo * bits) >> 32;
+        let r = hi.checked_mul(bits)?.checked_add(low)?;
+        Some(Amount(r.min(amount.0)))
+    }
 }
 
 impl fmt::Display for Fixed {
@@ -219,6 +233,22 @@ mod tests {
             Some(Fixed::from_bits(-2_863_311_531))
         );
         assert_eq!(Fixed::from_int(2).mul_amount(Amount(1)), None);
+        assert_eq!(half.mul_amount_floor(Amount(7)), Some(Amount(3)));
+        assert_eq!(Fixed::ONE.mul_amount_floor(Amount::MAX), Some(Amount::MAX));
+        assert_eq!(
+            half.mul_amount_floor(Amount::MAX),
+            Some(Amount(u128::MAX / 2))
+        );
+        // floor(2^-32 * (2^32 - 1)) = 0; floor(1/3 * 3) = 0 since 1/3 rounds down in I32F32.
+        assert_eq!(
+            Fixed::from_bits(1).mul_amount_floor(Amount(u128::from(u32::MAX))),
+            Some(Amount(0))
+        );
+        assert_eq!(
+            Fixed::from_ratio(1, 3).unwrap().mul_amount_floor(Amount(3)),
+            Some(Amount(0))
+        );
+        assert_eq!(Fixed::from_int(-1).mul_amount_floor(Amount(1)), None);
         assert_eq!(Fixed::from_int(-1).mul_amount(Amount(1)), None);
     }
 

@@ -55,6 +55,7 @@ pub use ids::{
 };
 pub use protocol::{
     commitment_hash, CommitKey, CommitKind, Evidence, Mechanism, OffenceKind, ParamChange,
-    ParamError, Params, PhaseWindow, Role, SlashDestination, TaskSpec, TaskSpecError, Window,
+    ParamError, Params, PhaseWindow, Role, SlashDestination, TaskSpec, TaskSpecError,
+    UpdatePreimage, VotePreimage, WeightsPreimage, Window,
 };
 pub use tx::{Call, SignedTx, Tx};

@@ -15,6 +15,13 @@
 //! [`CommitKey`] — task, round, kind *and the committer's account* — so nobody can copy another
 //! participant's commitment and later reveal their preimage as their own.
 //!
+//! # Preimages
+//! What a reveal must decode to (borsh, [`crate::decode`]) depends on the kind:
+//! [`CommitKind::Update`] → [`UpdatePreimage`] (blob address, length, salt),
+//! [`CommitKind::Weights`] → [`WeightsPreimage`] (quantized `u16` weights on UIDs, salt),
+//! [`CommitKind::Vote`] → [`VotePreimage`] (a signed fixed-point score, salt). Verdicts are free
+//! bytes. The salt makes a low-entropy preimage (e.g. a weight vector) unguessable from its hash.
+//!
 //! # Evidence
 //! Misbehaviour is slashed only on [`Evidence`] that the ledger state itself proves:
 //! a commitment whose reveal window closed without a reveal ([`Evidence::MissedReveal`]), a
@@ -33,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::encode;
 use crate::fixed_point::Fixed;
 use crate::hash::Hash32;
-use crate::ids::{AccountId, Amount, OffenceId, Round, TaskId};
+use crate::ids::{AccountId, Amount, OffenceId, Round, TaskId, Uid};
 
 /// What a participant registers as on a task.
 #[derive(
@@ -179,6 +186,16 @@ pub struct TaskSpec {
     pub max_uids: u16,
     /// The incentive mechanism.
     pub mechanism: Mechanism,
+    /// Share in `[0, 1]` of each payout that goes to the workers: on Yuma tasks the miners'
+    /// part of every epoch's payout (split by incentive; the rest goes to validators by
+    /// dividends); on proposer/voter tasks the proposers' part of a round reward (the rest goes
+    /// to the majority voters). Default 0.5, as in Bittensor.
+    #[serde(default = "half")]
+    pub miner_share: Fixed,
+}
+
+fn half() -> Fixed {
+    Fixed::from_bps(5_000)
 }
 
 /// A task specification that cannot run.
@@ -218,6 +235,14 @@ pub enum TaskSpecError {
     /// `start_delay + rounds * round_blocks` overflows.
     #[error("schedule too long: start_delay + rounds * round_blocks overflows u64")]
     ScheduleOverflow,
+    /// A share outside `[0, 1]`.
+    #[error("{field} = {value} is not a share; give a value in [0, 1]")]
+    BadShare {
+        /// The offending field.
+        field: String,
+        /// Its value.
+        value: Fixed,
+    },
 }
 
 impl TaskSpec {
@@ -263,7 +288,18 @@ impl TaskSpec {
             .checked_mul(self.round_blocks)
             .and_then(|d| d.checked_add(self.start_delay))
             .ok_or(TaskSpecError::ScheduleOverflow)?;
+        if !self.miner_share.is_unit() {
+            return Err(TaskSpecError::BadShare {
+                field: "miner_share".to_string(),
+                value: self.miner_share,
+            });
+        }
         Ok(())
+    }
+
+    /// Number of epochs: `ceil(rounds / epoch_rounds)` (the last epoch may be shorter).
+    pub fn epochs(&self) -> u64 {
+        self.rounds.div_ceil(self.epoch_rounds.max(1))
     }
 
     /// The windows of `kind`, if the task has any.
@@ -301,6 +337,42 @@ pub struct CommitKey {
 /// The hash a participant commits: `blake3("deai/commit/v1" || encode(key) || preimage)`.
 pub fn commitment_hash(key: &CommitKey, preimage: &[u8]) -> Hash32 {
     Hash32::tagged(b"deai/commit/v1", &[&encode(key), preimage])
+}
+
+/// The preimage of an [`CommitKind::Update`] commitment: where the update is and how long it is.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct UpdatePreimage {
+    /// Content address of the update blob (its blake3 hash).
+    pub blob: Hash32,
+    /// Length of the blob in bytes.
+    pub len: u64,
+    /// Random salt.
+    pub salt: [u8; 32],
+}
+
+/// The preimage of a [`CommitKind::Weights`] commitment: quantized weights on UIDs of the task.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct WeightsPreimage {
+    /// `(uid, weight)` pairs: each UID registered on the task, at most once; any row scale
+    /// (Yuma normalizes rows). A weight on oneself is accepted and masked by Yuma.
+    pub weights: Vec<(Uid, u16)>,
+    /// Random salt.
+    pub salt: [u8; 32],
+}
+
+/// The preimage of a [`CommitKind::Vote`] commitment: the voter's score of a round.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct VotePreimage {
+    /// Accuracy change the voter measured on its own split (negative = the round hurt).
+    pub score: Fixed,
+    /// Random salt.
+    pub salt: [u8; 32],
 }
 
 /// The kinds of offence the ledger slashes.
@@ -380,9 +452,10 @@ pub enum SlashDestination {
     TaskPool,
 }
 
-/// Ledger parameters, stored in the state and changed only by governance.
+/// Ledger parameters, stored in the state and changed only by governance. In JSON, missing
+/// fields take their [`Default`] values.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Params {
     /// Smallest fee a transaction may offer (fees are burned).
     pub min_fee: Amount,
@@ -410,6 +483,27 @@ pub struct Params {
     pub slash_reporter_share: Fixed,
     /// Where the rest of a slash goes.
     pub slash_destination: SlashDestination,
+    /// Minted into each Yuma task's escrow at the end of each of its epochs (default 0).
+    pub emission_per_epoch: Amount,
+    /// Yuma consensus majority κ in `[0, 1]` (default 32767/65535, as subtensor).
+    pub yuma_kappa: Fixed,
+    /// Yuma bonds penalty in `[0, 1]` (default 1: bonds on clipped weights).
+    pub yuma_bonds_penalty: Fixed,
+    /// Yuma bonds moving average in `[0, 1]` (default 0.9; the EMA weight of new bonds is
+    /// `1 − this`).
+    pub yuma_bonds_moving_average: Fixed,
+    /// A validator whose validator trust is below this share ...
+    pub out_of_consensus_trust: Fixed,
+    /// ... for this many consecutive epochs is recorded as out of consensus (0 = off, default).
+    pub out_of_consensus_epochs: u32,
+    /// Proposers drawn per round on proposer/voter tasks (the rest are voters; default 3).
+    pub pv_proposers: u16,
+    /// Share of a `BadRound` slash returned to the task's escrow; the rest goes to the reporter
+    /// (default 0.9).
+    pub pv_slash_to_pool: Fixed,
+    /// Epoch records, proposer/voter round records and role draws kept per task: the newest
+    /// this many (0 = keep all; default 64). Model records are always kept.
+    pub records_kept: u32,
 }
 
 /// A parameter value outside its accepted range.
@@ -456,8 +550,22 @@ impl Default for Params {
             slash_fractions,
             slash_reporter_share: Fixed::from_bps(1_000),
             slash_destination: SlashDestination::TaskPool,
+            emission_per_epoch: Amount::ZERO,
+            yuma_kappa: Fixed::from_bits(u16_share_bits(32_767)),
+            yuma_bonds_penalty: Fixed::ONE,
+            yuma_bonds_moving_average: Fixed::from_bps(9_000),
+            out_of_consensus_trust: Fixed::from_bps(5_000),
+            out_of_consensus_epochs: 0,
+            pv_proposers: 3,
+            pv_slash_to_pool: Fixed::from_bps(9_000),
+            records_kept: 64,
         }
     }
+}
+
+/// Bits of `v / 65535` in I32F32, rounded to nearest.
+const fn u16_share_bits(v: u16) -> i64 {
+    ((v as i64) * (1i64 << 32) + 32_767) / 65_535
 }
 
 fn bad(name: &str, value: impl std::fmt::Display, accepted: &str) -> ParamError {
@@ -489,6 +597,11 @@ impl Params {
             ("max_take", self.max_take),
             ("gov_quorum", self.gov_quorum),
             ("slash_reporter_share", self.slash_reporter_share),
+            ("yuma_kappa", self.yuma_kappa),
+            ("yuma_bonds_penalty", self.yuma_bonds_penalty),
+            ("yuma_bonds_moving_average", self.yuma_bonds_moving_average),
+            ("out_of_consensus_trust", self.out_of_consensus_trust),
+            ("pv_slash_to_pool", self.pv_slash_to_pool),
         ] {
             if !v.is_unit() {
                 return Err(bad(name, v, "a share in [0, 1]"));
@@ -499,6 +612,9 @@ impl Params {
         }
         if self.gov_voting_blocks == 0 {
             return Err(bad("gov_voting_blocks", 0, "at least 1"));
+        }
+        if self.pv_proposers == 0 {
+            return Err(bad("pv_proposers", 0, "at least 1"));
         }
         for (kind, f) in &self.slash_fractions {
             if !f.is_unit() {
@@ -556,6 +672,24 @@ pub enum ParamChange {
     SlashReporterShare(Fixed),
     /// Set `slash_destination`.
     SlashDestination(SlashDestination),
+    /// Set `emission_per_epoch`.
+    EmissionPerEpoch(Amount),
+    /// Set `yuma_kappa`.
+    YumaKappa(Fixed),
+    /// Set `yuma_bonds_penalty`.
+    YumaBondsPenalty(Fixed),
+    /// Set `yuma_bonds_moving_average`.
+    YumaBondsMovingAverage(Fixed),
+    /// Set `out_of_consensus_trust`.
+    OutOfConsensusTrust(Fixed),
+    /// Set `out_of_consensus_epochs`.
+    OutOfConsensusEpochs(u32),
+    /// Set `pv_proposers`.
+    PvProposers(u16),
+    /// Set `pv_slash_to_pool`.
+    PvSlashToPool(Fixed),
+    /// Set `records_kept`.
+    RecordsKept(u32),
 }
 
 impl ParamChange {
@@ -578,6 +712,15 @@ impl ParamChange {
             }
             ParamChange::SlashReporterShare(v) => p.slash_reporter_share = *v,
             ParamChange::SlashDestination(v) => p.slash_destination = *v,
+            ParamChange::EmissionPerEpoch(v) => p.emission_per_epoch = *v,
+            ParamChange::YumaKappa(v) => p.yuma_kappa = *v,
+            ParamChange::YumaBondsPenalty(v) => p.yuma_bonds_penalty = *v,
+            ParamChange::YumaBondsMovingAverage(v) => p.yuma_bonds_moving_average = *v,
+            ParamChange::OutOfConsensusTrust(v) => p.out_of_consensus_trust = *v,
+            ParamChange::OutOfConsensusEpochs(v) => p.out_of_consensus_epochs = *v,
+            ParamChange::PvProposers(v) => p.pv_proposers = *v,
+            ParamChange::PvSlashToPool(v) => p.pv_slash_to_pool = *v,
+            ParamChange::RecordsKept(v) => p.records_kept = *v,
         }
         p.validate()?;
         Ok(p)
@@ -607,6 +750,7 @@ mod tests {
             min_stake: Amount(0),
             max_uids: 8,
             mechanism: Mechanism::Yuma,
+            miner_share: Fixed::from_bps(5_000),
         }
     }
 
@@ -627,6 +771,8 @@ mod tests {
             (|s| s.aggregation = "a b".into(), "BadAggregation"),
             (|s| s.aggregation = "x".repeat(33), "BadAggregation"),
             (|s| s.rounds = u64::MAX, "ScheduleOverflow"),
+            (|s| s.miner_share = Fixed::from_bps(10_001), "BadShare"),
+            (|s| s.miner_share = Fixed::from_int(-1), "BadShare"),
         ];
         for (mutate, want) in cases {
             let mut s = spec();

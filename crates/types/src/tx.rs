@@ -13,7 +13,7 @@ use crate::codec::encode;
 use crate::crypto::Signature;
 use crate::fixed_point::Fixed;
 use crate::hash::Hash32;
-use crate::ids::{AccountId, Amount, ChainId, Nonce, ProposalId, Round, TaskId};
+use crate::ids::{AccountId, Amount, ChainId, Nonce, ProposalId, Round, TaskId, Uid};
 use crate::protocol::{CommitKind, Evidence, ParamChange, Role, TaskSpec};
 
 /// One action on the ledger.
@@ -105,6 +105,19 @@ pub enum Call {
         proposal: ProposalId,
         /// Yes or no.
         approve: bool,
+    },
+    /// Record the global model of an ended round with the updates it aggregates (signed by the
+    /// task's proposer, once per round).
+    RecordModel {
+        /// The task.
+        task: TaskId,
+        /// The round (its last block is below the current height).
+        round: Round,
+        /// Hash of the aggregated global model.
+        model: Hash32,
+        /// The contributing updates in aggregation order: each UID revealed an update in this
+        /// round whose blob is the given hash.
+        contributors: Vec<(Uid, Hash32)>,
     },
 }
 

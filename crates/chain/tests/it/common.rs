@@ -149,7 +149,17 @@ pub fn spec() -> TaskSpec {
         min_stake: Amount(0),
         max_uids: 4,
         mechanism: Mechanism::Yuma,
+        miner_share: Fixed::from_bps(5_000),
     }
+}
+
+/// The encoded `UpdatePreimage` of a test update named `tag` (blob = blake3(tag)).
+pub fn upd(tag: &[u8]) -> Vec<u8> {
+    encode(&UpdatePreimage {
+        blob: Hash32::of(tag),
+        len: tag.len() as u64,
+        salt: [7; 32],
+    })
 }
 
 pub fn key(env: &Env, task: TaskId, round: u64, kind: CommitKind, i: usize) -> CommitKey {
@@ -184,6 +194,12 @@ pub struct Mirror {
     pub proposals: BTreeMap<ProposalId, Proposal>,
     pub votes: BTreeMap<(ProposalId, AccountId), bool>,
     pub gov_queue: BTreeMap<(Height, ProposalId), ()>,
+    pub model_records: BTreeMap<(TaskId, Round), ModelRecord>,
+    pub epoch_records: BTreeMap<(TaskId, Epoch), EpochRecord>,
+    pub bonds: BTreeMap<(TaskId, Uid), Vec<(Uid, u16)>>,
+    pub low_trust_streaks: BTreeMap<(TaskId, Uid), u32>,
+    pub pv_roles: BTreeMap<(TaskId, Round), PvRoles>,
+    pub pv_rounds: BTreeMap<(TaskId, Round), PvRoundRecord>,
 }
 
 pub fn mirror(s: &State) -> Mirror {

@@ -48,10 +48,22 @@ fn variant(e: &TxError) -> &'static str {
         TxError::VotingClosed { .. } => "VotingClosed",
         TxError::AlreadyVoted { .. } => "AlreadyVoted",
         TxError::NoVotingPower => "NoVotingPower",
+        TxError::MalformedPreimage { .. } => "MalformedPreimage",
+        TxError::UnknownWeightTarget { .. } => "UnknownWeightTarget",
+        TxError::DuplicateWeightTarget { .. } => "DuplicateWeightTarget",
+        TxError::WrongRole { .. } => "WrongRole",
+        TxError::NotDrawn { .. } => "NotDrawn",
+        TxError::KindNotInMechanism { .. } => "KindNotInMechanism",
+        TxError::NotTaskProposer { .. } => "NotTaskProposer",
+        TxError::RoundNotEnded { .. } => "RoundNotEnded",
+        TxError::ModelAlreadyRecorded { .. } => "ModelAlreadyRecorded",
+        TxError::DuplicateContributor { .. } => "DuplicateContributor",
+        TxError::ContributorNotRevealed { .. } => "ContributorNotRevealed",
+        TxError::ContributorBlobMismatch { .. } => "ContributorBlobMismatch",
     }
 }
 
-const ALL: [&str; 35] = [
+const ALL: [&str; 47] = [
     "WrongChain",
     "BadSignature",
     "BadNonce",
@@ -87,18 +99,67 @@ const ALL: [&str; 35] = [
     "VotingClosed",
     "AlreadyVoted",
     "NoVotingPower",
+    "MalformedPreimage",
+    "UnknownWeightTarget",
+    "DuplicateWeightTarget",
+    "WrongRole",
+    "NotDrawn",
+    "KindNotInMechanism",
+    "NotTaskProposer",
+    "RoundNotEnded",
+    "ModelAlreadyRecorded",
+    "DuplicateContributor",
+    "ContributorNotRevealed",
+    "ContributorBlobMismatch",
 ];
 
 type Setup = fn(&mut Env) -> (SignedTx, TxError);
 
 fn reg(env: &mut Env, task: TaskId, i: usize) {
-    env.ok(
-        i,
-        Call::Register {
-            task,
-            role: Role::Miner,
-        },
-    );
+    reg_as(env, task, i, Role::Miner);
+}
+
+fn reg_as(env: &mut Env, task: TaskId, i: usize, role: Role) {
+    env.ok(i, Call::Register { task, role });
+}
+
+fn weights(w: &[(u16, u16)]) -> Vec<u8> {
+    encode(&WeightsPreimage {
+        weights: w.iter().map(|&(u, x)| (Uid(u), x)).collect(),
+        salt: [9; 32],
+    })
+}
+
+fn record(task: TaskId, round: u64, contributors: &[(u16, &[u8])]) -> Call {
+    Call::RecordModel {
+        task,
+        round: Round(round),
+        model: Hash32::of(b"global"),
+        contributors: contributors
+            .iter()
+            .map(|&(u, tag)| (Uid(u), Hash32::of(tag)))
+            .collect(),
+    }
+}
+
+/// A task whose update of UID 0 (account 1, tag "u") was revealed in round 0; at height 12.
+fn revealed_update(env: &mut Env) -> TaskId {
+    let task = std_task(env);
+    reg(env, task, 1);
+    commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
+    env.goto(6);
+    env.ok(1, reveal_call(task, 0, CommitKind::Update, &upd(b"u")));
+    env.goto(12);
+    task
+}
+
+/// A proposer/voter task (Update and Vote windows); round 0 starts at 4.
+fn pv_task(env: &mut Env) -> TaskId {
+    env.task(0, |s| {
+        s.mechanism = Mechanism::ProposerVoter;
+        s.start_delay = 3;
+        s.windows[1].kind = CommitKind::Vote;
+    })
 }
 
 fn commit(env: &mut Env, task: TaskId, round: u64, kind: CommitKind, i: usize, pre: &[u8]) {
@@ -592,7 +653,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("reveal before the reveal window", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             let e = TxError::OutsideWindow {
                 task,
                 round: Round(0),
@@ -602,14 +663,14 @@ fn cases() -> Vec<(&'static str, Setup)> {
                 closes: Height(10),
             };
             (
-                env.sign(1, reveal_call(task, 0, CommitKind::Update, b"u")),
+                env.sign(1, reveal_call(task, 0, CommitKind::Update, &upd(b"u"))),
                 e,
             )
         }),
         ("commit twice", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
                 env.sign(
@@ -630,19 +691,19 @@ fn cases() -> Vec<(&'static str, Setup)> {
             env.goto(6);
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
-                env.sign(1, reveal_call(task, 0, CommitKind::Update, b"u")),
+                env.sign(1, reveal_call(task, 0, CommitKind::Update, &upd(b"u"))),
                 TxError::UnknownCommitment { key },
             )
         }),
         ("reveal twice", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             env.goto(6);
-            env.ok(1, reveal_call(task, 0, CommitKind::Update, b"u"));
+            env.ok(1, reveal_call(task, 0, CommitKind::Update, &upd(b"u")));
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
-                env.sign(1, reveal_call(task, 0, CommitKind::Update, b"u")),
+                env.sign(1, reveal_call(task, 0, CommitKind::Update, &upd(b"u"))),
                 TxError::AlreadyRevealed { key },
             )
         }),
@@ -660,11 +721,11 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("reveal mismatch", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             env.goto(6);
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
-                env.sign(1, reveal_call(task, 0, CommitKind::Update, b"v")),
+                env.sign(1, reveal_call(task, 0, CommitKind::Update, &upd(b"v"))),
                 TxError::RevealMismatch { key },
             )
         }),
@@ -684,7 +745,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("evidence: reveal window still open", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             env.goto(9);
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
@@ -703,9 +764,9 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("evidence: the reveal happened", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             env.goto(6);
-            env.ok(1, reveal_call(task, 0, CommitKind::Update, b"u"));
+            env.ok(1, reveal_call(task, 0, CommitKind::Update, &upd(b"u")));
             env.goto(12);
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
@@ -721,7 +782,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("evidence: no mismatch", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             let key = key(env, task, 0, CommitKind::Update, 1);
             (
                 env.sign(
@@ -748,7 +809,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("slash twice", |env| {
             let task = std_task(env);
             reg(env, task, 1);
-            commit(env, task, 0, CommitKind::Update, 1, b"u");
+            commit(env, task, 0, CommitKind::Update, 1, &upd(b"u"));
             env.goto(10);
             let key = key(env, task, 0, CommitKind::Update, 1);
             let evidence = Evidence::MissedReveal(key);
@@ -771,6 +832,272 @@ fn cases() -> Vec<(&'static str, Setup)> {
             (
                 env.sign(2, Call::Slash { evidence }),
                 TxError::AlreadySlashed { evidence },
+            )
+        }),
+        ("update preimage that does not decode", |env| {
+            let task = std_task(env);
+            reg(env, task, 1);
+            commit(env, task, 0, CommitKind::Update, 1, b"junk");
+            env.goto(6);
+            let key = key(env, task, 0, CommitKind::Update, 1);
+            (
+                env.sign(1, reveal_call(task, 0, CommitKind::Update, b"junk")),
+                TxError::MalformedPreimage {
+                    key,
+                    expected: "UpdatePreimage".into(),
+                },
+            )
+        }),
+        ("weights preimage with trailing bytes", |env| {
+            let task = std_task(env);
+            reg_as(env, task, 1, Role::Validator);
+            let mut pre = weights(&[(0, 1)]);
+            pre.push(0);
+            env.goto(10);
+            commit(env, task, 0, CommitKind::Weights, 1, &pre);
+            let key = key(env, task, 0, CommitKind::Weights, 1);
+            (
+                env.sign(1, reveal_call(task, 0, CommitKind::Weights, &pre)),
+                TxError::MalformedPreimage {
+                    key,
+                    expected: "WeightsPreimage".into(),
+                },
+            )
+        }),
+        ("weight on an unassigned uid", |env| {
+            let task = std_task(env);
+            reg_as(env, task, 1, Role::Validator);
+            env.goto(10);
+            commit(env, task, 0, CommitKind::Weights, 1, &weights(&[(5, 1)]));
+            (
+                env.sign(
+                    1,
+                    reveal_call(task, 0, CommitKind::Weights, &weights(&[(5, 1)])),
+                ),
+                TxError::UnknownWeightTarget {
+                    task,
+                    uid: Uid(5),
+                    uids: 1,
+                },
+            )
+        }),
+        ("weight on a uid twice", |env| {
+            let task = std_task(env);
+            reg_as(env, task, 1, Role::Validator);
+            reg(env, task, 2);
+            let pre = weights(&[(1, 1), (0, 3), (1, 2)]);
+            env.goto(10);
+            commit(env, task, 0, CommitKind::Weights, 1, &pre);
+            (
+                env.sign(1, reveal_call(task, 0, CommitKind::Weights, &pre)),
+                TxError::DuplicateWeightTarget { task, uid: Uid(1) },
+            )
+        }),
+        ("miner commits weights", |env| {
+            let task = std_task(env);
+            reg(env, task, 1);
+            env.goto(10);
+            (
+                env.sign(
+                    1,
+                    Call::Commit {
+                        task,
+                        round: Round(0),
+                        kind: CommitKind::Weights,
+                        hash: Hash32::ZERO,
+                    },
+                ),
+                TxError::WrongRole {
+                    task,
+                    kind: CommitKind::Weights,
+                    role: Role::Miner,
+                },
+            )
+        }),
+        ("validator commits an update", |env| {
+            let task = std_task(env);
+            reg_as(env, task, 1, Role::Validator);
+            (
+                env.sign(
+                    1,
+                    Call::Commit {
+                        task,
+                        round: Round(0),
+                        kind: CommitKind::Update,
+                        hash: Hash32::ZERO,
+                    },
+                ),
+                TxError::WrongRole {
+                    task,
+                    kind: CommitKind::Update,
+                    role: Role::Validator,
+                },
+            )
+        }),
+        ("vote on a yuma task", |env| {
+            let task = env.task(0, |s| s.windows[1].kind = CommitKind::Vote);
+            reg(env, task, 1);
+            env.goto(10);
+            (
+                env.sign(
+                    1,
+                    Call::Commit {
+                        task,
+                        round: Round(0),
+                        kind: CommitKind::Vote,
+                        hash: Hash32::ZERO,
+                    },
+                ),
+                TxError::KindNotInMechanism {
+                    task,
+                    kind: CommitKind::Vote,
+                    mechanism: Mechanism::Yuma,
+                },
+            )
+        }),
+        ("weights on a proposer/voter task", |env| {
+            let task = env.task(0, |s| s.mechanism = Mechanism::ProposerVoter);
+            reg_as(env, task, 1, Role::Validator);
+            env.goto(10);
+            (
+                env.sign(
+                    1,
+                    Call::Commit {
+                        task,
+                        round: Round(0),
+                        kind: CommitKind::Weights,
+                        hash: Hash32::ZERO,
+                    },
+                ),
+                TxError::KindNotInMechanism {
+                    task,
+                    kind: CommitKind::Weights,
+                    mechanism: Mechanism::ProposerVoter,
+                },
+            )
+        }),
+        ("vote by a participant not drawn as voter", |env| {
+            let task = pv_task(env);
+            reg(env, task, 1); // the only participant: drawn as proposer
+            env.goto(12);
+            (
+                env.sign(
+                    1,
+                    Call::Commit {
+                        task,
+                        round: Round(0),
+                        kind: CommitKind::Vote,
+                        hash: Hash32::ZERO,
+                    },
+                ),
+                TxError::NotDrawn {
+                    task,
+                    round: Round(0),
+                    kind: CommitKind::Vote,
+                },
+            )
+        }),
+        ("update by a participant registered after the draw", |env| {
+            let task = pv_task(env);
+            env.goto(5); // round 0 started at 4: its roles are drawn
+            reg(env, task, 1);
+            (
+                env.sign(
+                    1,
+                    Call::Commit {
+                        task,
+                        round: Round(0),
+                        kind: CommitKind::Update,
+                        hash: Hash32::ZERO,
+                    },
+                ),
+                TxError::NotDrawn {
+                    task,
+                    round: Round(0),
+                    kind: CommitKind::Update,
+                },
+            )
+        }),
+        ("record a model of another's task", |env| {
+            let task = std_task(env);
+            env.goto(12);
+            (
+                env.sign(1, record(task, 0, &[])),
+                TxError::NotTaskProposer {
+                    task,
+                    proposer: env.id(0),
+                },
+            )
+        }),
+        ("record a model of a round not ended", |env| {
+            let task = std_task(env);
+            env.goto(11);
+            (
+                env.sign(0, record(task, 0, &[])),
+                TxError::RoundNotEnded {
+                    task,
+                    round: Round(0),
+                    last_block: Height(11),
+                },
+            )
+        }),
+        ("record a model of a round past the last", |env| {
+            let task = std_task(env);
+            (
+                env.sign(0, record(task, 3, &[])),
+                TxError::RoundOutOfRange {
+                    task,
+                    round: Round(3),
+                    rounds: 3,
+                },
+            )
+        }),
+        ("record a model of an unknown task", |env| {
+            let task = TaskId(9);
+            (
+                env.sign(0, record(task, 0, &[])),
+                TxError::UnknownTask { task },
+            )
+        }),
+        ("record a model twice", |env| {
+            let task = revealed_update(env);
+            env.ok(0, record(task, 0, &[(0, b"u")]));
+            (
+                env.sign(0, record(task, 0, &[])),
+                TxError::ModelAlreadyRecorded {
+                    task,
+                    round: Round(0),
+                },
+            )
+        }),
+        ("record a contributor twice", |env| {
+            let task = revealed_update(env);
+            (
+                env.sign(0, record(task, 0, &[(0, b"u"), (0, b"u")])),
+                TxError::DuplicateContributor { uid: Uid(0) },
+            )
+        }),
+        ("record a contributor that did not reveal", |env| {
+            let task = revealed_update(env);
+            (
+                env.sign(0, record(task, 0, &[(0, b"u"), (1, b"u")])),
+                TxError::ContributorNotRevealed {
+                    task,
+                    round: Round(0),
+                    uid: Uid(1),
+                },
+            )
+        }),
+        ("record a contributor with another blob", |env| {
+            let task = revealed_update(env);
+            (
+                env.sign(0, record(task, 0, &[(0, b"w")])),
+                TxError::ContributorBlobMismatch {
+                    round: Round(0),
+                    uid: Uid(0),
+                    revealed: Hash32::of(b"u"),
+                    given: Hash32::of(b"w"),
+                },
             )
         }),
         ("invalid parameter change", |env| {

@@ -238,7 +238,7 @@ fn commit_call(env: &Env, task: TaskId, round: u64, i: usize, pre: &[u8]) -> Cal
         task,
         round: Round(round),
         kind: CommitKind::Update,
-        hash: commitment_hash(&k, pre),
+        hash: commitment_hash(&k, &upd(pre)),
     }
 }
 
@@ -247,7 +247,7 @@ fn reveal(task: TaskId, round: u64, pre: &[u8]) -> Call {
         task,
         round: Round(round),
         kind: CommitKind::Update,
-        preimage: pre.to_vec(),
+        preimage: upd(pre),
     }
 }
 
@@ -271,7 +271,7 @@ fn commit_then_reveal_records_the_preimage() {
     assert_eq!(
         c.status,
         CommitStatus::Revealed {
-            preimage: b"update-1".to_vec(),
+            preimage: upd(b"update-1"),
             at: Height(6),
         }
     );
@@ -619,4 +619,70 @@ fn a_failed_transaction_is_included_and_charged() {
     assert!(matches!(out[2], Err(TxError::InsufficientStake { .. })));
     assert_eq!(bal(&env, 3), FUND - FEE);
     assert_eq!(env.state.nonce_of(&env.id(3)), Nonce(1));
+}
+
+#[test]
+fn the_proposer_records_a_round_model_with_revealed_contributors() {
+    let mut env = Env::new();
+    let task = env.task(0, |_| {});
+    for i in [1, 2] {
+        env.ok(
+            i,
+            Call::Register {
+                task,
+                role: Role::Miner,
+            },
+        );
+    }
+    for (i, tag) in [(1, b"a"), (2, b"b")] {
+        let c = commit_call(&env, task, 0, i, tag);
+        env.ok(i, c);
+    }
+    env.goto(6);
+    for (i, tag) in [(1, b"a"), (2, b"b")] {
+        env.ok(i, reveal(task, 0, tag));
+    }
+    env.goto(12);
+    let contributors = vec![(Uid(1), Hash32::of(b"b")), (Uid(0), Hash32::of(b"a"))];
+    let model = Hash32::of(b"global-1");
+    let r = env.ok(
+        0,
+        Call::RecordModel {
+            task,
+            round: Round(0),
+            model,
+            contributors: contributors.clone(),
+        },
+    );
+    assert_eq!(
+        r.events,
+        vec![Event::ModelRecorded {
+            task,
+            round: Round(0),
+            model,
+            contributors: 2,
+        }]
+    );
+    let want = ModelRecord {
+        model,
+        contributors,
+        at: Height(12),
+    };
+    assert_eq!(env.state.model_record(task, Round(0)), Some(&want));
+    assert_eq!(env.state.model_record(task, Round(1)), None);
+    let all: Vec<_> = env.state.model_records().collect();
+    assert_eq!(all, vec![(&(task, Round(0)), &want)]);
+    // An empty round (nobody rewarded) is recorded too.
+    env.goto(22);
+    env.ok(
+        0,
+        Call::RecordModel {
+            task,
+            round: Round(1),
+            model,
+            contributors: vec![],
+        },
+    );
+    assert!(env.state.model_record(task, Round(1)).is_some());
+    env.state.check_invariants().unwrap();
 }

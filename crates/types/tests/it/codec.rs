@@ -39,6 +39,7 @@ fn arb_spec() -> impl Strategy<Value = TaskSpec> {
             0..3,
         ),
         ("[a-z]{0,40}", arb_amount(), any::<u16>(), any::<bool>()),
+        arb_fixed(),
     )
         .prop_map(
             |(
@@ -46,6 +47,7 @@ fn arb_spec() -> impl Strategy<Value = TaskSpec> {
                 (start_delay, round_blocks, rounds, epoch_rounds),
                 windows,
                 (aggregation, min_stake, max_uids, yuma),
+                miner_share,
             )| TaskSpec {
                 model,
                 dataset,
@@ -64,6 +66,7 @@ fn arb_spec() -> impl Strategy<Value = TaskSpec> {
                 } else {
                     Mechanism::ProposerVoter
                 },
+                miner_share,
             },
         )
 }
@@ -139,6 +142,18 @@ pub fn arb_call() -> impl Strategy<Value = Call> {
             proposal: ProposalId(p),
             approve
         }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            arb_hash(),
+            prop::collection::vec((any::<u16>(), arb_hash()), 0..4)
+        )
+            .prop_map(|(t, r, model, c)| Call::RecordModel {
+                task: TaskId(t),
+                round: Round(r),
+                model,
+                contributors: c.into_iter().map(|(u, h)| (Uid(u), h)).collect(),
+            }),
     ]
 }
 fn arb_tx() -> impl Strategy<Value = Tx> {
@@ -232,6 +247,39 @@ proptest! {
         let i = pos.index(b.len());
         b[i] = byte;
         canonical_or_error::<SignedTx>(&b);
+    }
+
+    #[test]
+    fn preimages_round_trip(
+        blob in arb_hash(),
+        len in any::<u64>(),
+        salt in any::<[u8; 32]>(),
+        weights in prop::collection::vec((any::<u16>(), any::<u16>()), 0..8),
+        score in arb_fixed(),
+    ) {
+        let u = UpdatePreimage { blob, len, salt };
+        round_trip(&u);
+        let w = WeightsPreimage { weights: weights.into_iter().map(|(a, b)| (Uid(a), b)).collect(), salt };
+        round_trip(&w);
+        let v = VotePreimage { score, salt };
+        round_trip(&v);
+        let json = serde_json::to_string(&(u.clone(), w.clone(), v.clone())).unwrap();
+        prop_assert_eq!(serde_json::from_str::<(UpdatePreimage, WeightsPreimage, VotePreimage)>(&json).unwrap(), (u, w, v));
+    }
+
+    #[test]
+    fn random_bytes_never_panic_as_preimages(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        canonical_or_error::<UpdatePreimage>(&bytes);
+        canonical_or_error::<WeightsPreimage>(&bytes);
+        canonical_or_error::<VotePreimage>(&bytes);
+    }
+
+    /// The floor product is the exact floor.
+    #[test]
+    fn mul_amount_floor_is_exact(bits in 0i64..=(1i64 << 32), a in any::<u128>()) {
+        let f = Fixed::from_bits(bits);
+        let floor = Amount(a).mul_div_floor(Amount(bits as u128), Amount(1u128 << 32)).unwrap();
+        prop_assert_eq!(f.mul_amount_floor(Amount(a)), Some(floor));
     }
 
     #[test]
