@@ -4,8 +4,10 @@
 //! 1. `begin_block`: the tip becomes `(height, timestamp, parent_hash)` of the new block.
 //! 2. Each transaction in order: admission (chain id, signature, nonce, fee), fee and nonce,
 //!    then the call, atomically (see [`crate::apply`]).
-//! 3. `end_block`: governance tallies and executions due at this height. (Epoch processing of
-//!    tasks — Yuma or proposer/voter rounds — hooks in here.)
+//! 3. `end_block`: governance tallies and executions due at this height, then, task by task,
+//!    the Yuma epochs ([`crate::epoch`]) and proposer/voter rounds ending at this height. Each
+//!    task's processing is atomic: if it fails (only on arithmetic overflow) it is skipped
+//!    whole and its funds stay in the escrow.
 //!
 //! # Production and verification
 //! [`build_block`] verifies signatures in parallel batches, executes, and *drops* every
@@ -17,10 +19,13 @@
 //! the state cannot hold the hash of the header that commits to it.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use deai_types::{tx_root, verify_batch, Block, Hash32, Header, Height, SignedTx};
+use deai_types::{
+    tx_root, verify_batch, Block, Epoch, Hash32, Header, Height, Mechanism, SignedTx, TaskId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{apply_in, governance_end_block};
+use crate::epoch::{epoch_due, process_epoch};
 use crate::error::{BlockError, TxError};
 use crate::receipt::{Event, TxOutcome};
 use crate::state::{Journal, Rw, State, Tip};
@@ -69,10 +74,11 @@ pub(crate) fn begin_block(rw: &mut Rw<'_>, ctx: &BlockCtx) {
     });
 }
 
-/// Finish a block: governance (and, with the protocol, epoch processing).
+/// Finish a block: governance, then the tasks' epoch (Yuma) and round (proposer/voter)
+/// processing due at this height, in task order.
 pub(crate) fn end_block(rw: &mut Rw<'_>, ctx: &BlockCtx) -> Vec<Event> {
     let mark = rw.j.mark();
-    match governance_end_block(rw, ctx.height) {
+    let mut events = match governance_end_block(rw, ctx.height) {
         Ok(ev) => ev,
         Err(_) => {
             // Only reachable on u128/u64 overflow; skip this block's governance rather than
@@ -80,7 +86,23 @@ pub(crate) fn end_block(rw: &mut Rw<'_>, ctx: &BlockCtx) -> Vec<Event> {
             rw.j.rollback(rw.s, mark);
             Vec::new()
         }
+    };
+    let due: Vec<(TaskId, Epoch)> =
+        rw.s.tasks
+            .iter()
+            .filter(|(_, t)| t.spec.mechanism == Mechanism::Yuma)
+            .filter_map(|(id, t)| epoch_due(t, ctx.height).map(|e| (*id, e)))
+            .collect();
+    for (task, epoch) in due {
+        let mark = rw.j.mark();
+        match process_epoch(rw, task, epoch, ctx.height) {
+            Ok(ev) => events.extend(ev),
+            // Only reachable on arithmetic overflow: the epoch is skipped as a whole and its
+            // payout stays in the escrow.
+            Err(_) => rw.j.rollback(rw.s, mark),
+        }
     }
+    events
 }
 
 /// Execute a block's transactions on `state` with the given signature results

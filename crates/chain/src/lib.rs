@@ -34,10 +34,21 @@
 //!   `min_stake`; burns `registration_cost`; assigns the next UID up to `max_uids`. Registering
 //!   twice on a task is an *offence* (recorded, slashable).
 //! - **Commit** `{task, round, kind, hash}`: a registered participant, inside the commit window
-//!   of that kind in that round, once per `(task, round, kind, account)`.
+//!   of that kind in that round, once per `(task, round, kind, account)`, and only in its role:
+//!   on a Yuma task miners commit `Update`s and validators `Weights` (`Vote` is not used); on a
+//!   proposer/voter task the round's drawn proposers commit `Update`s and its drawn voters
+//!   `Vote`s (`Weights` is not used); anyone registered may commit a `Verdict`.
 //! - **Reveal** `{task, round, kind, preimage}`: inside the reveal window; the preimage must hash
 //!   to the commitment (`commitment_hash`, which binds the account). A mismatch is an offence;
-//!   a commitment still pending when its reveal window closes is a *missed reveal*.
+//!   a commitment still pending when its reveal window closes is a *missed reveal*. A matching
+//!   preimage must also decode as its kind's type — `UpdatePreimage`, `WeightsPreimage` (every
+//!   UID assigned on the task, none twice; self-weights are accepted and masked by Yuma),
+//!   `VotePreimage` — or the reveal fails and the commitment stays pending.
+//! - **RecordModel** `{task, round, model, contributors}`: the task's proposer, once per round,
+//!   after the round's last block: records the hash of the round's global model and the
+//!   updates it aggregates, in order. Every contributor must have revealed, in that round, an
+//!   update whose `UpdatePreimage.blob` is the named hash, so anyone holding the blobs can
+//!   re-derive the model.
 //! - **Slash** `{evidence}`: anyone. The evidence must hold in the state: a missed reveal (the
 //!   window closed, no reveal), a recorded mismatch, or a recorded offence. Each piece of
 //!   evidence slashes once. The offender loses `slash_fraction(kind)` of every bonded stake on
@@ -50,6 +61,11 @@
 //!   voter's stake *at that moment*; the proposal passes if yes ≥ `gov_quorum` × all bonded
 //!   stake and yes > no, and executes at the end of block `voting_end + gov_delay_blocks`
 //!   (re-validated then).
+//!
+//! # Epochs and rounds
+//! At the end of the last block of each epoch of a Yuma task, the ledger runs Yuma over stake and
+//! revealed weights and pays the epoch's share of the escrow by incentive and dividends
+//! ([`epoch`]).
 //!
 //! # Supply
 //! `Σ balances + staked + unbonding + escrowed == total_issuance == genesis + minted − burned`
@@ -69,6 +85,7 @@
 
 pub mod apply;
 pub mod block;
+pub mod epoch;
 pub mod error;
 pub mod receipt;
 pub mod rewards;

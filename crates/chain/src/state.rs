@@ -884,25 +884,22 @@ impl<'a> Rw<'a> {
     pub(crate) fn set_model_record(&mut self, task: TaskId, round: Round, r: ModelRecord) {
         self.put(|s| &mut s.model_records, (task, round), Some(r));
     }
-    #[allow(dead_code)] // used by epoch processing
     pub(crate) fn set_epoch_record(&mut self, task: TaskId, epoch: Epoch, r: Option<EpochRecord>) {
         self.put(|s| &mut s.epoch_records, (task, epoch), r);
     }
-    #[allow(dead_code)] // used by epoch processing
     pub(crate) fn set_bonds(&mut self, task: TaskId, uid: Uid, row: Vec<(Uid, u16)>) {
         let v = if row.is_empty() { None } else { Some(row) };
         self.put(|s| &mut s.bonds, (task, uid), v);
     }
-    #[allow(dead_code)] // used by epoch processing
     pub(crate) fn set_low_trust_streak(&mut self, task: TaskId, uid: Uid, n: u32) {
         let v = if n == 0 { None } else { Some(n) };
         self.put(|s| &mut s.low_trust_streaks, (task, uid), v);
     }
-    #[allow(dead_code)] // used by epoch processing
+    #[allow(dead_code)] // used by proposer/voter rounds
     pub(crate) fn set_pv_roles(&mut self, task: TaskId, round: Round, r: Option<PvRoles>) {
         self.put(|s| &mut s.pv_roles, (task, round), r);
     }
-    #[allow(dead_code)] // used by epoch processing
+    #[allow(dead_code)] // used by proposer/voter rounds
     pub(crate) fn set_pv_round(&mut self, task: TaskId, round: Round, r: Option<PvRoundRecord>) {
         self.put(|s| &mut s.pv_rounds, (task, round), r);
     }

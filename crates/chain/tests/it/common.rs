@@ -84,6 +84,35 @@ impl Env {
         out
     }
 
+    /// Several transactions in one block (a signer may appear several times: nonces follow
+    /// the order given). Every outcome must be `Ok`.
+    pub fn multi(&mut self, calls: Vec<(usize, Call)>) {
+        let mut next: BTreeMap<usize, u64> = BTreeMap::new();
+        let txs: Vec<SignedTx> = calls
+            .iter()
+            .map(|(i, call)| {
+                let n = next
+                    .entry(*i)
+                    .or_insert(self.state.nonce_of(&self.id(*i)).0);
+                let tx = Tx {
+                    chain_id: self.state.chain_id().clone(),
+                    nonce: Nonce(*n),
+                    fee: Amount(FEE),
+                    call: call.clone(),
+                };
+                *n += 1;
+                self.keys[*i].sign_tx(tx)
+            })
+            .collect();
+        let out = self.block(txs);
+        assert_eq!(out.len(), calls.len());
+        for (o, (i, c)) in out.iter().zip(&calls) {
+            if let Err(e) = o {
+                panic!("{c:?} by {i} failed: {e}");
+            }
+        }
+    }
+
     /// One transaction in its own block.
     pub fn exec(&mut self, i: usize, call: Call) -> TxOutcome {
         let stx = self.sign(i, call);
@@ -215,4 +244,40 @@ pub fn fee_only(pre: &State, signer: &AccountId, fee: Amount) -> Mirror {
     m.supply.burned = Amount(m.supply.burned.0 + fee.0);
     m.supply.total_issuance = Amount(m.supply.total_issuance.0 - fee.0);
     m
+}
+
+/// The encoded `WeightsPreimage` of `(uid, weight)` pairs.
+pub fn wpre(w: &[(u16, u16)], salt: u8) -> Vec<u8> {
+    encode(&WeightsPreimage {
+        weights: w.iter().map(|&(u, x)| (Uid(u), x)).collect(),
+        salt: [salt; 32],
+    })
+}
+
+/// The commit call of `pre` for account `i`.
+pub fn commit_of(
+    env: &Env,
+    task: TaskId,
+    round: u64,
+    kind: CommitKind,
+    i: usize,
+    pre: &[u8],
+) -> Call {
+    let k = key(env, task, round, kind, i);
+    Call::Commit {
+        task,
+        round: Round(round),
+        kind,
+        hash: commitment_hash(&k, pre),
+    }
+}
+
+/// The reveal call of `pre`.
+pub fn reveal_of(task: TaskId, round: u64, kind: CommitKind, pre: &[u8]) -> Call {
+    Call::Reveal {
+        task,
+        round: Round(round),
+        kind,
+        preimage: pre.to_vec(),
+    }
 }

@@ -108,11 +108,34 @@ fn param_change() -> impl Strategy<Value = ParamChange> {
         }),
         Just(ParamChange::SlashDestination(SlashDestination::Burn)),
         (0u64..4).prop_map(ParamChange::GovDelayBlocks),
+        amount().prop_map(ParamChange::EmissionPerEpoch),
+        (0u32..3).prop_map(ParamChange::OutOfConsensusEpochs),
+        (0i64..(1 << 33)).prop_map(|b| ParamChange::YumaKappa(Fixed::from_bits(b))),
+        (0u32..3).prop_map(ParamChange::RecordsKept),
     ]
 }
 
+/// The valid preimage of each kind that commits made by `fix_commit` bind to.
+fn canonical(kind: CommitKind) -> Vec<u8> {
+    match kind {
+        CommitKind::Update => upd(b"a"),
+        CommitKind::Weights => wpre(&[(0, 3), (2, 1)], 0),
+        CommitKind::Vote => encode(&VotePreimage {
+            score: Fixed::from_bps(5_000),
+            salt: [0; 32],
+        }),
+        CommitKind::Verdict => b"a".to_vec(),
+    }
+}
+
 fn call() -> impl Strategy<Value = Call> {
-    let preimage = prop::sample::select(vec![b"a".to_vec(), b"b".to_vec()]);
+    let preimage = prop::sample::select(vec![
+        b"a".to_vec(),
+        b"b".to_vec(),
+        canonical(CommitKind::Update),
+        canonical(CommitKind::Weights),
+        canonical(CommitKind::Vote),
+    ]);
     prop_oneof![
         (account(), amount()).prop_map(|(to, amount)| Call::Transfer { to, amount }),
         amount().prop_map(|amount| Call::Stake { amount }),
@@ -173,8 +196,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Commit hashes: half the time make the hash the correct commitment of "a" for the signer, so
-/// reveals can succeed.
+/// Commit hashes: half the time make the hash the correct commitment of the kind's canonical
+/// preimage for the signer, so reveals can succeed.
 fn fix_commit(env: &Env, signer: usize, call: Call) -> Call {
     match call {
         Call::Commit {
@@ -193,7 +216,7 @@ fn fix_commit(env: &Env, signer: usize, call: Call) -> Call {
                 task,
                 round,
                 kind,
-                hash: commitment_hash(&key, b"a"),
+                hash: commitment_hash(&key, &canonical(kind)),
             }
         }
         c => c,
@@ -201,7 +224,9 @@ fn fix_commit(env: &Env, signer: usize, call: Call) -> Call {
 }
 
 /// A populated start: a task (id 0, round 0 at height 2), stakes, a delegation, three
-/// registrations and a governance proposal, so random calls hit live paths.
+/// registrations (UID 0 miner, 1 validator, 2 miner) and a governance proposal, then a played
+/// round 0 (updates committed and revealed, weights committed and revealed in the round's last
+/// block 11, so epoch 0 pays out), so random calls hit live paths.
 fn prelude() -> Vec<Op> {
     let h1 = Keypair::from_seed([2; 32]).account();
     vec![
@@ -270,7 +295,44 @@ fn prelude() -> Vec<Op> {
                 FEE,
             ),
         ]),
+        // Height 3: update commits.
+        Op::Block(
+            [1, 3]
+                .into_iter()
+                .map(|i| (i, commit_zero(CommitKind::Update), 0, FEE))
+                .collect(),
+        ),
+        Op::Skip(2),
+        // Height 6: update reveals.
+        Op::Block(
+            [1, 3]
+                .into_iter()
+                .map(|i| (i, reveal_canonical(CommitKind::Update), 0, FEE))
+                .collect(),
+        ),
+        Op::Skip(3),
+        // Height 10: weights commit; 11: reveal (the round's last block).
+        Op::Block(vec![(2, commit_zero(CommitKind::Weights), 0, FEE)]),
+        Op::Block(vec![(2, reveal_canonical(CommitKind::Weights), 0, FEE)]),
     ]
+}
+
+fn commit_zero(kind: CommitKind) -> Call {
+    Call::Commit {
+        task: TaskId(0),
+        round: Round(0),
+        kind,
+        hash: Hash32::ZERO,
+    }
+}
+
+fn reveal_canonical(kind: CommitKind) -> Call {
+    Call::Reveal {
+        task: TaskId(0),
+        round: Round(0),
+        kind,
+        preimage: canonical(kind),
+    }
 }
 
 struct Run {
@@ -378,4 +440,13 @@ proptest! {
         }
         prop_assert_eq!(&replica, &a.state);
     }
+}
+
+#[test]
+fn the_prelude_plays_a_paying_epoch() {
+    let run = run(&prelude()).unwrap();
+    let r = run.state.epoch_record(TaskId(0), Epoch(0)).unwrap();
+    assert_eq!(r.weights_revealed, vec![false, true, false]);
+    assert!(!r.miner_paid[0].is_zero() && !r.miner_paid[2].is_zero());
+    assert!(!r.validator_paid[1].is_zero());
 }
