@@ -8,3 +8,4 @@ mod epochs;
 mod errors;
 mod flows;
 mod props;
+mod slashing;
