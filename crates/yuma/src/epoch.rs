@@ -2,6 +2,7 @@
 //! incentive, dividends, emission shares and new bonds out. See the crate docs for the steps.
 
 use fixed::types::I96F32;
+use rayon::prelude::*;
 
 use crate::error::YumaError;
 use crate::math::{
@@ -372,59 +373,63 @@ fn amount_share(s: u128, total: u128) -> Fx {
     Fx::from_bits(q)
 }
 
-/// Sets every column of the row-major `rows × n` matrix to sum 1 (columns summing to 0 are
-/// left as they are).
-fn col_normalize(m: &mut [Fx], n: usize) {
+/// Columns handled by one parallel task in column-wise passes.
+const COL_CHUNK: usize = 256;
+
+/// Folds every column of the row-major `rows × n` matrix over its rows, top to bottom.
+/// Columns are independent, so splitting them across threads cannot change any result.
+fn col_fold(m: &[Fx], n: usize, init: Fx, f: impl Fn(Fx, Fx) -> Fx + Sync) -> Vec<Fx> {
+    let mut out = vec![init; n];
     if n == 0 {
-        return;
+        return out;
     }
-    let mut sums = vec![ZERO; n];
-    for row in m.chunks_exact(n) {
-        for (s, &v) in sums.iter_mut().zip(row) {
-            *s = s.saturating_add(v);
-        }
-    }
-    let recips: Vec<Option<Recip>> = sums
-        .iter()
-        .map(|&s| (s != ZERO).then(|| Recip::new(s)))
-        .collect();
-    for row in m.chunks_exact_mut(n) {
-        for (v, r) in row.iter_mut().zip(&recips) {
-            if let Some(r) = r {
-                *v = r.div(*v);
+    out.par_chunks_mut(COL_CHUNK)
+        .enumerate()
+        .for_each(|(ci, acc)| {
+            let j0 = ci * COL_CHUNK;
+            for row in m.chunks_exact(n) {
+                if let Some(seg) = row.get(j0..j0 + acc.len()) {
+                    for (a, &v) in acc.iter_mut().zip(seg) {
+                        *a = f(*a, v);
+                    }
+                }
             }
-        }
-    }
+        });
+    out
 }
 
-/// Divides every column by its maximum (columns whose maximum is 0 are left as they are).
-fn col_max_upscale(m: &mut [Fx], n: usize) {
+/// Column sums (saturating, top to bottom, as subtensor's `inplace_col_normalize`).
+fn col_sums(m: &[Fx], n: usize) -> Vec<Fx> {
+    col_fold(m, n, ZERO, |a, v| a.saturating_add(v))
+}
+
+/// Divides every column by its divisor; columns whose divisor is 0 are left unchanged.
+fn divide_cols(m: &mut [Fx], n: usize, divisors: &[Fx]) {
     if n == 0 {
         return;
     }
-    let mut maxes = vec![ZERO; n];
-    for row in m.chunks_exact(n) {
-        for (mx, &v) in maxes.iter_mut().zip(row) {
-            if *mx < v {
-                *mx = v;
-            }
-        }
-    }
-    let recips: Vec<Option<Recip>> = maxes
+    let recips: Vec<Option<Recip>> = divisors
         .iter()
         .map(|&s| (s != ZERO).then(|| Recip::new(s)))
         .collect();
-    for row in m.chunks_exact_mut(n) {
+    m.par_chunks_mut(n).for_each(|row| {
         for (v, r) in row.iter_mut().zip(&recips) {
             if let Some(r) = r {
                 *v = r.div(*v);
             }
         }
-    }
+    });
+}
+
+/// Sets every column to sum 1 (subtensor's `inplace_col_normalize`).
+fn col_normalize(m: &mut [Fx], n: usize) {
+    let sums = col_sums(m, n);
+    divide_cols(m, n, &sums);
 }
 
 /// Stake-weighted median of every column over the rows `rows` (positions in the row-major
-/// matrix) with normalized stakes `use_stake`.
+/// matrix) with normalized stakes `use_stake`. Columns are independent (one result each), so
+/// they are computed in parallel blocks.
 fn consensus_columns(
     w: &[Fx],
     n: usize,
@@ -438,44 +443,45 @@ fn consensus_columns(
         return consensus;
     }
     let u = rows.len();
-    let mut keys = vec![0u64; BLOCK * u];
-    let mut j0 = 0;
-    while j0 < n {
-        let width = BLOCK.min(n - j0);
-        for (k, &pos) in rows.iter().enumerate() {
-            let start = pos * n + j0;
-            let Some(segment) = w.get(start..start + width) else {
-                continue;
-            };
-            for (jj, &v) in segment.iter().enumerate() {
-                // Normalized weights are in [0, 1]: bits in [0, 2^32], so the key fits.
-                let bits = v.to_bits().max(0) as u64;
-                if let Some(slot) = keys.get_mut(jj * u + k) {
-                    *slot = (bits << 16) | k as u64;
+    consensus.par_chunks_mut(BLOCK).enumerate().for_each_init(
+        || vec![0u64; BLOCK * u],
+        |keys, (bi, out)| {
+            let j0 = bi * BLOCK;
+            let width = out.len();
+            for (k, &pos) in rows.iter().enumerate() {
+                let start = pos * n + j0;
+                let Some(segment) = w.get(start..start + width) else {
+                    continue;
+                };
+                for (jj, &v) in segment.iter().enumerate() {
+                    // Normalized weights are in [0, 1]: bits in [0, 2^32], so the key fits.
+                    let bits = v.to_bits().max(0) as u64;
+                    if let Some(slot) = keys.get_mut(jj * u + k) {
+                        *slot = (bits << 16) | k as u64;
+                    }
                 }
             }
-        }
-        for jj in 0..width {
-            if let (Some(col_keys), Some(out)) = (
-                keys.get_mut(jj * u..(jj + 1) * u),
-                consensus.get_mut(j0 + jj),
-            ) {
-                *out = weighted_median_sorted(col_keys, use_stake, minority);
+            for (jj, c) in out.iter_mut().enumerate() {
+                if let Some(col_keys) = keys.get_mut(jj * u..(jj + 1) * u) {
+                    *c = weighted_median_sorted(col_keys, use_stake, minority);
+                }
             }
-        }
-        j0 += width;
-    }
+        },
+    );
     consensus
 }
 
 /// Runs one epoch in fixed point.
 ///
 /// Validation errors are returned before any computation; the computation itself cannot fail.
+/// Work is spread over rayon's threads only where every result is computed independently (per
+/// row, per column, per entry), so the output is the same for any number of threads.
 pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
     let n = validate(input)?;
     let p = &input.params;
     let masks = &input.masks;
     let owner = p.owner_uid;
+    let width = n.max(1);
 
     // == Stake ==
     let filtered: Vec<u128> = input
@@ -513,6 +519,7 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
             }
         }
     }
+    let permitted = |uid: usize| validator_permits.get(uid).copied().unwrap_or(false);
 
     // == Active stake ==
     let mut active_stake: Vec<Fx> = stake
@@ -523,8 +530,7 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                 .active
                 .as_ref()
                 .is_none_or(|a| a.get(uid).copied().unwrap_or(false));
-            let permitted = validator_permits.get(uid).copied().unwrap_or(false);
-            if active && permitted {
+            if active && permitted(uid) {
                 s
             } else {
                 ZERO
@@ -533,52 +539,45 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
         .collect();
     inplace_normalize(&mut active_stake);
 
-    // == Rows the epoch works on ==
+    // == Rows the epoch works on: every other row is zero in every matrix ==
     let mut in_rows = vec![false; n];
     for (uid, &s) in active_stake.iter().enumerate() {
-        if s > ZERO {
-            in_rows[uid] = true;
-        }
+        in_rows[uid] |= s > ZERO;
     }
     for &uid in input.weights.row_uids() {
-        if validator_permits.get(uid).copied().unwrap_or(false) {
-            in_rows[uid] = true;
-        }
+        in_rows[uid] |= permitted(uid);
     }
     for &uid in input.bonds.row_uids() {
         in_rows[uid] = true;
     }
     let row_uids: Vec<usize> = (0..n).filter(|&uid| in_rows[uid]).collect();
     let r_count = row_uids.len();
-    let mut pos_of = vec![usize::MAX; n];
-    for (pos, &uid) in row_uids.iter().enumerate() {
-        pos_of[uid] = pos;
-    }
     let row_stake: Vec<Fx> = row_uids.iter().map(|&uid| active_stake[uid]).collect();
 
     // == Weights: permit, self-weight and outdated masks, row normalization ==
     let mut w = vec![ZERO; r_count * n];
-    for (uid, values) in input.weights.rows() {
-        if !validator_permits.get(uid).copied().unwrap_or(false) {
-            continue;
-        }
-        let pos = pos_of[uid];
-        let Some(row) = w.get_mut(pos * n..(pos + 1) * n) else {
-            continue;
-        };
-        row.copy_from_slice(values);
-        if owner != Some(uid) {
-            row[uid] = ZERO;
-        }
-        masks.outdated.mask_row(uid, row);
-        let row_sum = row.iter().fold(ZERO, |a, &v| a.saturating_add(v));
-        if row_sum > ZERO {
-            let recip = Recip::new(row_sum);
-            for v in row.iter_mut() {
-                *v = recip.div(*v);
+    w.par_chunks_mut(width)
+        .zip(row_uids.par_iter())
+        .for_each(|(row, &uid)| {
+            if !permitted(uid) {
+                return;
             }
-        }
-    }
+            let Some(values) = input.weights.row(uid) else {
+                return;
+            };
+            row.copy_from_slice(values);
+            if owner != Some(uid) {
+                row[uid] = ZERO;
+            }
+            masks.outdated.mask_row(uid, row);
+            let row_sum = row.iter().fold(ZERO, |a, &v| a.saturating_add(v));
+            if row_sum > ZERO {
+                let recip = Recip::new(row_sum);
+                for v in row.iter_mut() {
+                    *v = recip.div(*v);
+                }
+            }
+        });
 
     // == Consensus: stake-weighted median at κ ==
     let median_rows: Vec<usize> = (0..r_count).filter(|&pos| row_stake[pos] > ZERO).collect();
@@ -589,31 +588,48 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
     let consensus = consensus_columns(&w, n, &median_rows, &use_stake, minority);
 
     // == Clipping and validator trust ==
-    let mut clipped = w.clone();
-    for row in clipped.chunks_exact_mut(n.max(1)) {
-        for (v, &c) in row.iter_mut().zip(&consensus) {
-            if c < *v {
-                *v = c;
+    let mut clipped = vec![ZERO; r_count * n];
+    let row_trust: Vec<Fx> = clipped
+        .par_chunks_mut(width)
+        .zip(w.par_chunks(width))
+        .map(|(c_row, w_row)| {
+            let mut trust = ZERO;
+            for ((c, &v), &cj) in c_row.iter_mut().zip(w_row).zip(&consensus) {
+                *c = v.min(cj);
+                trust = trust.saturating_add(*c);
             }
-        }
-    }
+            trust
+        })
+        .collect();
     let mut validator_trust = vec![ZERO; n];
-    for (pos, row) in clipped.chunks_exact(n.max(1)).enumerate() {
-        validator_trust[row_uids[pos]] = row.iter().fold(ZERO, |a, &v| a.saturating_add(v));
+    for (&uid, &t) in row_uids.iter().zip(&row_trust) {
+        validator_trust[uid] = t;
     }
 
-    // == Ranks and incentive ==
+    // == Ranks and incentive: r_j = Σ_i s_i · w_ij over rows with active stake ==
     let mut preranks = vec![ZERO; n];
     let mut ranks = vec![ZERO; n];
-    for &pos in &median_rows {
-        let s = row_stake[pos];
-        let wr = &w[pos * n..(pos + 1) * n];
-        let cr = &clipped[pos * n..(pos + 1) * n];
-        for j in 0..n {
-            preranks[j] = preranks[j].saturating_add(s.saturating_mul(wr[j]));
-            ranks[j] = ranks[j].saturating_add(s.saturating_mul(cr[j]));
-        }
-    }
+    preranks
+        .par_chunks_mut(COL_CHUNK)
+        .zip(ranks.par_chunks_mut(COL_CHUNK))
+        .enumerate()
+        .for_each(|(ci, (pre, post))| {
+            let j0 = ci * COL_CHUNK;
+            for &pos in &median_rows {
+                let s = row_stake[pos];
+                let start = pos * n + j0;
+                let (Some(wr), Some(cr)) = (
+                    w.get(start..start + pre.len()),
+                    clipped.get(start..start + pre.len()),
+                ) else {
+                    continue;
+                };
+                for (((a, b), &wv), &cv) in pre.iter_mut().zip(post.iter_mut()).zip(wr).zip(cr) {
+                    *a = a.saturating_add(s.saturating_mul(wv));
+                    *b = b.saturating_add(s.saturating_mul(cv));
+                }
+            }
+        });
     let trust: Vec<Fx> = ranks
         .iter()
         .zip(&preranks)
@@ -629,15 +645,19 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
     } else if penalty == ONE {
         clipped.clone()
     } else {
-        w.iter()
-            .zip(&clipped)
+        w.par_iter()
+            .zip(clipped.par_iter())
             .map(|(&a, &c)| a.saturating_add(penalty.saturating_mul(c.saturating_sub(a))))
             .collect()
     };
     let mut bonds = vec![ZERO; r_count * n];
-    for (uid, values) in input.bonds.rows() {
-        let pos = pos_of[uid];
-        if let Some(row) = bonds.get_mut(pos * n..(pos + 1) * n) {
+    bonds
+        .par_chunks_mut(width)
+        .zip(row_uids.par_iter())
+        .for_each(|(row, &uid)| {
+            let Some(values) = input.bonds.row(uid) else {
+                return;
+            };
             row.copy_from_slice(values);
             if let Some(recent) = &masks.recently_registered {
                 for (v, &r) in row.iter_mut().zip(recent) {
@@ -646,11 +666,10 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                     }
                 }
             }
-        }
-    }
+        });
     let ema_alpha = ONE.saturating_sub(p.bonds_moving_average);
     let one_minus_alpha = ONE.saturating_sub(ema_alpha);
-    let mut dividends = vec![ZERO; n];
+    let mut row_dividends = vec![ZERO; r_count];
     let mut bonds_delta = None;
     let mut liquid_alphas = None;
     let ema: Vec<Fx>;
@@ -663,24 +682,29 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
             let alpha_zero = alpha_from_diff(ZERO, low, high, steep);
             let mut alphas = vec![ZERO; r_count * n];
             let mut e = vec![ZERO; r_count * n];
-            for idx in 0..r_count * n {
-                let j = idx % n;
-                let (wv, bv, c) = (wfb[idx], bonds[idx], consensus[j]);
-                let diff = if wv >= bv {
-                    wv.saturating_sub(c).min(ONE).max(ZERO)
-                } else {
-                    bv.saturating_sub(wv).min(ONE).max(ZERO)
-                };
-                let a = if diff == ZERO {
-                    alpha_zero
-                } else {
-                    alpha_from_diff(diff, low, high, steep)
-                };
-                alphas[idx] = a;
-                let decayed = ONE.saturating_sub(a).saturating_mul(bv);
-                let inc = a.saturating_mul(wv).max(ZERO);
-                e[idx] = decayed.saturating_add(inc).min(ONE);
-            }
+            alphas
+                .par_chunks_mut(width)
+                .zip(e.par_chunks_mut(width))
+                .zip(wfb.par_chunks(width).zip(bonds.par_chunks(width)))
+                .for_each(|((a_row, e_row), (w_row, b_row))| {
+                    for j in 0..a_row.len() {
+                        let (wv, bv, c) = (w_row[j], b_row[j], consensus[j]);
+                        let diff = if wv >= bv {
+                            wv.saturating_sub(c).min(ONE).max(ZERO)
+                        } else {
+                            bv.saturating_sub(wv).min(ONE).max(ZERO)
+                        };
+                        let a = if diff == ZERO {
+                            alpha_zero
+                        } else {
+                            alpha_from_diff(diff, low, high, steep)
+                        };
+                        a_row[j] = a;
+                        let decayed = ONE.saturating_sub(a).saturating_mul(bv);
+                        let inc = a.saturating_mul(wv).max(ZERO);
+                        e_row[j] = decayed.saturating_add(inc).min(ONE);
+                    }
+                });
             let other_rows = consensus
                 .iter()
                 .map(|&c| alpha_sigmoid(c, ZERO, ZERO, low, high, steep))
@@ -692,8 +716,8 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
             ema = e;
         } else {
             ema = wfb
-                .iter()
-                .zip(&bonds)
+                .par_iter()
+                .zip(bonds.par_iter())
                 .map(|(&nw, &o)| {
                     ema_alpha
                         .saturating_mul(nw)
@@ -703,64 +727,80 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
         }
         let mut ema_norm = ema.clone();
         col_normalize(&mut ema_norm, n);
-        let mut per_validator = vec![ZERO; n];
-        for (pos, row) in ema_norm.chunks_exact(n.max(1)).enumerate() {
-            let total = row
-                .iter()
-                .zip(&incentive)
-                .fold(ZERO, |a, (&b, &i)| a.saturating_add(b.saturating_mul(i)));
-            per_validator[row_uids[pos]] = total;
-        }
-        for (d, (&t, &s)) in dividends
-            .iter_mut()
-            .zip(per_validator.iter().zip(&active_stake))
-        {
-            *d = t.checked_mul(s).unwrap_or(ZERO);
-        }
-        inplace_normalize(&mut dividends);
+        // d_i = s_i · Σ_j ema_norm_ij · incentive_j
+        ema_norm
+            .par_chunks(width)
+            .zip(row_dividends.par_iter_mut())
+            .zip(row_stake.par_iter())
+            .for_each(|((row, d), &s)| {
+                let total = row
+                    .iter()
+                    .zip(&incentive)
+                    .fold(ZERO, |a, (&b, &i)| a.saturating_add(b.saturating_mul(i)));
+                *d = total.checked_mul(s).unwrap_or(ZERO);
+            });
         bonds_out = ema.clone();
     } else {
         col_normalize(&mut bonds, n);
-        let mut delta = wfb.clone();
-        for (pos, row) in delta.chunks_exact_mut(n.max(1)).enumerate() {
-            let s = row_stake[pos];
-            for v in row.iter_mut() {
-                *v = v.saturating_mul(s);
-            }
-        }
+        // ΔB = W ∘ S, column-normalized.
+        let mut delta = vec![ZERO; r_count * n];
+        delta
+            .par_chunks_mut(width)
+            .zip(wfb.par_chunks(width))
+            .zip(row_stake.par_iter())
+            .for_each(|((d_row, w_row), &s)| {
+                for (d, &v) in d_row.iter_mut().zip(w_row) {
+                    *d = v.saturating_mul(s);
+                }
+            });
         col_normalize(&mut delta, n);
-        let mut e: Vec<Fx> = delta
-            .iter()
-            .zip(&bonds)
-            .map(|(&d, &o)| {
-                ema_alpha
+        // EMA into the bonds buffer, column-normalized.
+        bonds
+            .par_iter_mut()
+            .zip(delta.par_iter())
+            .for_each(|(o, &d)| {
+                *o = ema_alpha
                     .saturating_mul(d)
-                    .saturating_add(one_minus_alpha.saturating_mul(o))
-            })
-            .collect();
-        col_normalize(&mut e, n);
-        for (pos, row) in e.chunks_exact(n.max(1)).enumerate() {
-            dividends[row_uids[pos]] = row
-                .iter()
-                .zip(&incentive)
-                .fold(ZERO, |a, (&b, &i)| a.saturating_add(i.saturating_mul(b)));
-        }
-        inplace_normalize(&mut dividends);
-        bonds_out = e.clone();
-        col_max_upscale(&mut bonds_out, n);
+                    .saturating_add(one_minus_alpha.saturating_mul(*o));
+            });
+        col_normalize(&mut bonds, n);
+        // d_i = Σ_j ema_ij · incentive_j
+        bonds
+            .par_chunks(width)
+            .zip(row_dividends.par_iter_mut())
+            .for_each(|(row, d)| {
+                *d = row
+                    .iter()
+                    .zip(&incentive)
+                    .fold(ZERO, |a, (&b, &i)| a.saturating_add(i.saturating_mul(b)));
+            });
+        // Column max-upscale for storage.
+        let maxes = col_fold(&bonds, n, ZERO, |m, v| if m < v { v } else { m });
+        bonds_out = bonds.clone();
+        divide_cols(&mut bonds_out, n, &maxes);
         bonds_delta = Some(UidMatrix::from_parts(n, row_uids.clone(), delta));
-        ema = e;
+        ema = bonds;
     }
+    let mut dividends = vec![ZERO; n];
+    for (&uid, &d) in row_uids.iter().zip(&row_dividends) {
+        dividends[uid] = d;
+    }
+    inplace_normalize(&mut dividends);
     // Rows that lose (or never had) a permit store no bonds.
-    for (pos, row) in bonds_out.chunks_exact_mut(n.max(1)).enumerate() {
-        if !new_validator_permits[row_uids[pos]] {
-            row.fill(ZERO);
-        }
-    }
-    let bonds_out_u16: Vec<u16> = bonds_out
-        .iter()
-        .map(|&b| fixed_proportion_to_u16(b))
-        .collect();
+    let mut bonds_out_u16 = vec![0u16; r_count * n];
+    bonds_out
+        .par_chunks_mut(width)
+        .zip(bonds_out_u16.par_chunks_mut(width))
+        .zip(row_uids.par_iter())
+        .for_each(|((row, row_u16), &uid)| {
+            if new_validator_permits[uid] {
+                for (u, &b) in row_u16.iter_mut().zip(row.iter()) {
+                    *u = fixed_proportion_to_u16(b);
+                }
+            } else {
+                row.fill(ZERO);
+            }
+        });
 
     // == Emission ==
     let combined: Vec<Fx> = incentive

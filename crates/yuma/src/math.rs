@@ -77,14 +77,16 @@ pub fn inplace_normalize_using_sum(x: &mut [Fx], total: Fx) {
 /// Exact `a / b` for many `a` and one `b`, bit-identical to [`safe_div`].
 ///
 /// For `b > 0` and `0 <= a < b·2^31` it computes `q = floor(a·2^32 / b)` as
-/// `(a·m) >> s` with `m = floor(2^(63+len(b)) / b)`, which undershoots `q` by at most 2, and then
+/// `(a·m) >> s` with `m = floor(2^(62+len(b)) / b)`, which undershoots `q` by at most 1, and then
 /// corrects with the exact remainder `a·2^32 − q·b` (all in `u128`). Anything else — negative
 /// operands, a zero divisor, an overflowing quotient — goes through [`safe_div`].
 #[derive(Clone, Copy, Debug)]
 pub struct Recip {
     divisor: Fx,
-    b: u128,
-    m: u128,
+    /// Divisor bits (0 when the divisor is not positive: every division takes the slow path).
+    b: u64,
+    /// `floor(2^(shift + 32) / b)`, in `(2^62, 2^63]`.
+    m: u64,
     shift: u32,
 }
 
@@ -100,10 +102,10 @@ impl Recip {
                 shift: 0,
             };
         }
-        let b = bits as u128;
-        let len = 64 - (bits as u64).leading_zeros(); // 1..=63
-        let k = 63 + len; // 64..=126
-        let m = (1u128 << k) / b; // in [2^63, 2^64)
+        let b = bits as u64;
+        let len = 64 - b.leading_zeros(); // 1..=63
+        let k = 62 + len; // 63..=125
+        let m = ((1u128 << k) / u128::from(b)) as u64; // in (2^62, 2^63]
         Recip {
             divisor,
             b,
@@ -119,16 +121,18 @@ impl Recip {
         if bits == 0 && self.b != 0 {
             return ZERO;
         }
-        if self.b == 0 || bits < 0 || (bits as u128) >= (self.b << 31) {
+        // Fast path needs 0 <= a < b·2^31, i.e. floor(a / 2^31) < b.
+        if self.b == 0 || bits < 0 || ((bits as u64) >> 31) >= self.b {
             return safe_div(a, self.divisor);
         }
-        let a = bits as u128;
-        let mut q = (a * self.m) >> self.shift;
-        let target = a << 32;
-        let mut r = target - q * self.b;
-        while r >= self.b {
+        let a = bits as u64;
+        // q0 = floor(a·m / 2^(shift)) undershoots floor(a·2^32 / b) by at most 1.
+        let mut q = ((u128::from(a) * u128::from(self.m)) >> self.shift) as u64;
+        let b = u128::from(self.b);
+        let mut r = (u128::from(a) << 32) - u128::from(q) * b;
+        while r >= b {
             q += 1;
-            r -= self.b;
+            r -= b;
         }
         // a < b·2^31 ⇒ q < 2^63.
         Fx::from_bits(q as i64)
@@ -338,7 +342,7 @@ pub fn exp(x: Fx) -> Option<Fx> {
     for i in 2..32i64 {
         term = term.checked_mul(operand)?;
         // Division by the integer i: (t·2^32)/(i·2^32) truncates exactly like t/i on the bits.
-        term = Fx::from_bits(term.to_bits() / i);
+        term = Fx::from_bits(div_small(term.to_bits(), i));
         result = result.checked_add(term)?;
         if term == ZERO {
             // Every later term is 0 too (0·x = 0, 0/i = 0).
@@ -349,6 +353,39 @@ pub fn exp(x: Fx) -> Option<Fx> {
         result = ONE.checked_div(result)?;
     }
     Some(result)
+}
+
+/// `floor(2^64 / d)` for the divisors of the exp series.
+const SMALL_RECIPROCALS: [u64; 32] = {
+    let mut table = [0u64; 32];
+    let mut d = 2;
+    while d < 32 {
+        table[d] = (u64::MAX / d as u64)
+            + if u64::MAX % d as u64 == d as u64 - 1 {
+                1
+            } else {
+                0
+            };
+        d += 1;
+    }
+    table
+};
+
+/// `t / d` truncated, for `2 <= d < 32`: a multiply by `floor(2^64/d)` undershoots `t/d` by
+/// less than 1, and one remainder check corrects it. Other inputs use the `/` operator.
+#[inline]
+fn div_small(t: i64, d: i64) -> i64 {
+    let (Ok(du), true) = (usize::try_from(d), t >= 0) else {
+        return t.checked_div(d).unwrap_or(0);
+    };
+    let Some(&m) = SMALL_RECIPROCALS.get(du).filter(|&&m| m != 0) else {
+        return t.checked_div(d).unwrap_or(0);
+    };
+    let mut q = ((u128::from(t as u64) * u128::from(m)) >> 64) as i64;
+    if t - q * d >= d {
+        q += 1;
+    }
+    q
 }
 
 /// `exp` with the input clamped to [−20, 20] and errors mapped to 0 or the maximum
@@ -486,6 +523,26 @@ mod tests {
             );
         }
         assert_eq!(exp_safe(f(-1000.0)), exp_safe(f(-20.0)));
+    }
+
+    #[test]
+    fn div_small_is_exact() {
+        for d in 2..32i64 {
+            for t in [
+                0i64,
+                1,
+                d - 1,
+                d,
+                d + 1,
+                12345,
+                1 << 40,
+                i64::MAX - 1,
+                i64::MAX,
+            ] {
+                assert_eq!(div_small(t, d), t / d, "{t}/{d}");
+            }
+        }
+        assert_eq!(div_small(-7, 2), -3);
     }
 
     #[test]
