@@ -33,20 +33,24 @@ const BLOCK: usize = 1024;
 /// The memory-bound baseline of the benchmarks: a plain single-pass sum of every value of a
 /// row-major matrix (f32 lanes, both cores). Returns the sum so the work cannot be elided.
 pub fn plain_sum(data: &[f32]) -> f32 {
-    data.par_chunks(64 * 1024)
-        .map(|c| {
-            simd(|| {
-                let mut acc = [0.0f32; 64];
-                let mut it = c.chunks_exact(64);
-                for x in &mut it {
-                    for (a, v) in acc.iter_mut().zip(x) {
-                        *a += v;
-                    }
-                }
-                acc.iter().sum::<f32>() + it.remainder().iter().sum::<f32>()
-            })
-        })
-        .sum()
+    data.par_chunks(64 * 1024).map(|c| simd(SumKernel(c))).sum()
+}
+
+struct SumKernel<'a>(&'a [f32]);
+
+impl Kernel for SumKernel<'_> {
+    type Out = f32;
+    #[inline(always)]
+    fn run(self) -> f32 {
+        let mut acc = [0.0f32; 64];
+        let mut it = self.0.chunks_exact(64);
+        for x in &mut it {
+            for (a, v) in acc.iter_mut().zip(x) {
+                *a += v;
+            }
+        }
+        acc.iter().sum::<f32>() + it.remainder().iter().sum::<f32>()
+    }
 }
 
 /// Threads the production path uses (the current rayon pool).
@@ -54,10 +58,44 @@ pub fn threads() -> usize {
     rayon::current_num_threads()
 }
 
-/// Runs `f` compiled for the best instruction set of this CPU.
+/// The 8-element chunks as arrays (so the compiler sees the length).
 #[inline(always)]
-fn simd<R>(f: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(f)
+fn arrays<'a, 'b: 'a, T>(
+    it: &'a mut std::slice::ChunksExact<'b, T>,
+) -> impl Iterator<Item = &'b [T; 8]> + 'a {
+    it.filter_map(|c| c.try_into().ok())
+}
+
+/// Mutable 8-element chunks as arrays.
+#[inline(always)]
+fn arrays_mut<'a, 'b: 'a, T>(
+    it: &'a mut std::slice::ChunksExactMut<'b, T>,
+) -> impl Iterator<Item = &'b mut [T; 8]> + 'a {
+    it.filter_map(|c| c.try_into().ok())
+}
+
+/// A kernel body. `run` must be `#[inline(always)]` (and so must everything it calls that
+/// holds a hot loop): it is inlined into one function per instruction set, compiled with that
+/// set's target features. A plain closure would not be (it stays one function for all sets).
+trait Kernel {
+    type Out;
+    fn run(self) -> Self::Out;
+}
+
+struct Dispatch<K>(K);
+
+impl<K: Kernel> pulp::WithSimd for Dispatch<K> {
+    type Output = K::Out;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> K::Out {
+        self.0.run()
+    }
+}
+
+/// Runs the kernel compiled for the best instruction set of this CPU.
+#[inline(always)]
+fn simd<K: Kernel>(k: K) -> K::Out {
+    pulp::Arch::new().dispatch(Dispatch(k))
 }
 
 /// After a non-finite result: the first non-finite input, or an overflow error.
@@ -105,22 +143,41 @@ fn combine_into<O: Send>(
     out.par_chunks_mut(TASK_COLUMNS)
         .enumerate()
         .for_each(|(t, chunk)| {
-            simd(|| {
-                let mut acc = [0.0f64; BLOCK];
-                let base = t * TASK_COLUMNS;
-                for (b, dst) in chunk.chunks_mut(BLOCK).enumerate() {
-                    let start = base + b * BLOCK;
-                    let acc = &mut acc[..dst.len()];
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        *a = init(start + j);
-                    }
-                    accumulate(acc, &active, start);
-                    for (o, &a) in dst.iter_mut().zip(acc.iter()) {
-                        *o = conv(a);
-                    }
-                }
+            simd(CombineKernel {
+                active: &active,
+                init: &init,
+                conv: &conv,
+                chunk,
+                base: t * TASK_COLUMNS,
             })
         });
+}
+
+struct CombineKernel<'a, 'b, I, C, O> {
+    active: &'a [(&'b [f32], f64)],
+    init: &'a I,
+    conv: &'a C,
+    chunk: &'a mut [O],
+    base: usize,
+}
+
+impl<I: Fn(usize) -> f64, C: Fn(f64) -> O, O> Kernel for CombineKernel<'_, '_, I, C, O> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let mut acc = [0.0f64; BLOCK];
+        for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
+            let start = self.base + b * BLOCK;
+            let acc = &mut acc[..dst.len()];
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = (self.init)(start + j);
+            }
+            accumulate(acc, self.active, start);
+            for (o, &a) in dst.iter_mut().zip(acc.iter()) {
+                *o = (self.conv)(a);
+            }
+        }
+    }
 }
 
 /// Σᵢ cᵢxᵢ in f32 (f64 accumulation). Rows with cᵢ = 0 are not read, except that with
@@ -171,28 +228,10 @@ pub fn norms_and_dots(
     let per_row = |r: &[f32], k: usize| {
         let start = k * TASK_COLUMNS;
         let end = (start + TASK_COLUMNS).min(r.len());
-        simd(|| {
-            let mut s = [0.0f64; 8];
-            let mut t = [0.0f64; 8];
-            let x = &r[start..end];
-            let y = &y[start..end];
-            let mut xs = x.chunks_exact(8);
-            let mut ys = y.chunks_exact(8);
-            for (xc, yc) in (&mut xs).zip(&mut ys) {
-                for l in 0..8 {
-                    let v = f64::from(xc[l]);
-                    s[l] += v * v;
-                    t[l] += v * yc[l];
-                }
-            }
-            let mut sq: f64 = s.iter().sum();
-            let mut dt: f64 = t.iter().sum();
-            for (&xv, &yv) in xs.remainder().iter().zip(ys.remainder()) {
-                let v = f64::from(xv);
-                sq += v * v;
-                dt += v * yv;
-            }
-            (sq, dt)
+        simd(RowKernel {
+            x: &r[start..end],
+            y: &y[start..end],
+            dists: false,
         })
     };
     let (sq, dt) = per_row_reduce(rows, per_row);
@@ -242,40 +281,10 @@ pub fn norm_clipped_sum(
         .par_chunks_mut(TASK_COLUMNS)
         .enumerate()
         .map(|(t, chunk)| {
-            simd(|| {
-                let mut sq = vec![0.0f64; n];
-                let mut acc = [0.0f64; BLOCK];
-                let base = t * TASK_COLUMNS;
-                for (b, dst) in chunk.chunks_mut(BLOCK).enumerate() {
-                    let start = base + b * BLOCK;
-                    let len = dst.len();
-                    let acc = &mut acc[..len];
-                    acc.iter_mut().for_each(|v| *v = 0.0);
-                    for (i, &(x, c)) in all.iter().enumerate() {
-                        let x = &x[start..start + len];
-                        let mut s = [0.0f64; 8];
-                        let mut xs = x.chunks_exact(8);
-                        let mut accs = acc.chunks_exact_mut(8);
-                        for (xc, ac) in (&mut xs).zip(&mut accs) {
-                            for l in 0..8 {
-                                let v = f64::from(xc[l]);
-                                s[l] += v * v;
-                                ac[l] += c * v;
-                            }
-                        }
-                        let mut tot: f64 = s.iter().sum();
-                        for (&v, ac) in xs.remainder().iter().zip(accs.into_remainder()) {
-                            let v = f64::from(v);
-                            tot += v * v;
-                            *ac += c * v;
-                        }
-                        sq[i] += tot;
-                    }
-                    for (o, &v) in dst.iter_mut().zip(acc.iter()) {
-                        *o = v as f32;
-                    }
-                }
-                sq
+            simd(ClipSumKernel {
+                all: &all,
+                chunk,
+                base: t * TASK_COLUMNS,
             })
         })
         .reduce(
@@ -314,6 +323,53 @@ pub fn norm_clipped_sum(
         return Err(AggregationError::Overflow { rule });
     }
     Ok(out)
+}
+
+/// The fused pass of the norm-clipping mean over one task's columns: writes Σ cᵢxᵢ
+/// (unclipped) and returns each row's partial Σ x².
+struct ClipSumKernel<'a, 'b> {
+    all: &'a [(&'b [f32], f64)],
+    chunk: &'a mut [f32],
+    base: usize,
+}
+
+impl Kernel for ClipSumKernel<'_, '_> {
+    type Out = Vec<f64>;
+    #[inline(always)]
+    fn run(self) -> Vec<f64> {
+        let mut sq = vec![0.0f64; self.all.len()];
+        let mut acc = [0.0f64; BLOCK];
+        for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
+            let start = self.base + b * BLOCK;
+            let len = dst.len();
+            let acc = &mut acc[..len];
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            for (i, &(x, c)) in self.all.iter().enumerate() {
+                let x = &x[start..start + len];
+                let mut s = [0.0f64; 8];
+                let mut xs = x.chunks_exact(8);
+                let mut accs = acc.chunks_exact_mut(8);
+                for (xc, ac) in arrays(&mut xs).zip(arrays_mut(&mut accs)) {
+                    for l in 0..8 {
+                        let v = f64::from(xc[l]);
+                        s[l] += v * v;
+                        ac[l] += c * v;
+                    }
+                }
+                let mut tot: f64 = s.iter().sum();
+                for (&v, ac) in xs.remainder().iter().zip(accs.into_remainder()) {
+                    let v = f64::from(v);
+                    tot += v * v;
+                    *ac += c * v;
+                }
+                sq[i] += tot;
+            }
+            for (o, &v) in dst.iter_mut().zip(acc.iter()) {
+                *o = v as f32;
+            }
+        }
+        sq
+    }
 }
 
 /// Centered clipping, L iterations, each one distance pass and one weighted-sum pass.
@@ -363,27 +419,59 @@ fn sq_dists_to(rows: &[&[f32]], v: &[f64]) -> Vec<f64> {
     per_row_reduce(rows, |r, k| {
         let start = k * TASK_COLUMNS;
         let end = (start + TASK_COLUMNS).min(r.len());
-        simd(|| {
-            let mut s = [0.0f64; 8];
-            let x = &r[start..end];
-            let y = &v[start..end];
-            let mut xs = x.chunks_exact(8);
-            let mut ys = y.chunks_exact(8);
-            for (xc, yc) in (&mut xs).zip(&mut ys) {
-                for l in 0..8 {
-                    let t = f64::from(xc[l]) - yc[l];
-                    s[l] += t * t;
-                }
-            }
-            let mut tot: f64 = s.iter().sum();
-            for (&xv, &yv) in xs.remainder().iter().zip(ys.remainder()) {
-                let t = f64::from(xv) - yv;
-                tot += t * t;
-            }
-            (tot, 0.0)
+        simd(RowKernel {
+            x: &r[start..end],
+            y: &v[start..end],
+            dists: true,
         })
     })
     .0
+}
+
+/// Per row piece: (Σ x², Σ x·y), or (Σ (x − y)², 0) with `dists`.
+struct RowKernel<'a> {
+    x: &'a [f32],
+    y: &'a [f64],
+    dists: bool,
+}
+
+impl Kernel for RowKernel<'_> {
+    type Out = (f64, f64);
+    #[inline(always)]
+    fn run(self) -> (f64, f64) {
+        let mut s = [0.0f64; 8];
+        let mut t = [0.0f64; 8];
+        let mut xs = self.x.chunks_exact(8);
+        let mut ys = self.y.chunks_exact(8);
+        if self.dists {
+            for (xc, yc) in arrays(&mut xs).zip(arrays(&mut ys)) {
+                for l in 0..8 {
+                    let v = f64::from(xc[l]) - yc[l];
+                    s[l] += v * v;
+                }
+            }
+        } else {
+            for (xc, yc) in arrays(&mut xs).zip(arrays(&mut ys)) {
+                for l in 0..8 {
+                    let v = f64::from(xc[l]);
+                    s[l] += v * v;
+                    t[l] += v * yc[l];
+                }
+            }
+        }
+        let mut sq: f64 = s.iter().sum();
+        let mut dt: f64 = t.iter().sum();
+        for (&xv, &yv) in xs.remainder().iter().zip(ys.remainder()) {
+            let v = f64::from(xv);
+            if self.dists {
+                sq += (v - yv) * (v - yv);
+            } else {
+                sq += v * v;
+                dt += v * yv;
+            }
+        }
+        (sq, dt)
+    }
 }
 
 /// Columns per Gram chunk: about 512 KiB of packed rows.
@@ -549,7 +637,7 @@ pub enum OrderStat {
 
 /// Coordinate-wise median or trimmed mean through a pruned sorting network.
 pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> Result<Vec<f32>> {
-    use network::{Needed, Network, LANES};
+    use network::{Needed, Network};
     let n = rows.len();
     let d = rows[0].len();
     let needed = match stat {
@@ -562,54 +650,12 @@ pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> 
         .par_chunks_mut(TASK_COLUMNS)
         .enumerate()
         .map(|(t, chunk)| {
-            simd(|| {
-                let mut buf = vec![[0.0f32; LANES]; n];
-                let mut check = [0.0f32; LANES];
-                let base = t * TASK_COLUMNS;
-                for (b, dst) in chunk.chunks_mut(LANES).enumerate() {
-                    let start = base + b * LANES;
-                    let len = dst.len();
-                    for (lane, r) in buf.iter_mut().zip(rows) {
-                        let src = &r[start..start + len];
-                        lane[..len].copy_from_slice(src);
-                        for l in 0..LANES {
-                            check[l] += lane[l] * 0.0;
-                        }
-                    }
-                    for &(a, b) in &net.steps {
-                        let x = buf[a as usize];
-                        let y = buf[b as usize];
-                        let mut lo = [0.0f32; LANES];
-                        let mut hi = [0.0f32; LANES];
-                        for l in 0..LANES {
-                            lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
-                            hi[l] = if x[l] < y[l] { y[l] } else { x[l] };
-                        }
-                        buf[a as usize] = lo;
-                        buf[b as usize] = hi;
-                    }
-                    match stat {
-                        OrderStat::Median => {
-                            let (p, q) = ((n - 1) / 2, n / 2);
-                            for (l, o) in dst.iter_mut().enumerate() {
-                                *o = ((f64::from(buf[p][l]) + f64::from(buf[q][l])) * 0.5) as f32;
-                            }
-                        }
-                        OrderStat::Trimmed(k) => {
-                            let mut acc = [0.0f64; LANES];
-                            for lane in &buf[k..n - k] {
-                                for l in 0..LANES {
-                                    acc[l] += f64::from(lane[l]);
-                                }
-                            }
-                            let inv = 1.0 / (n - 2 * k) as f64;
-                            for (o, a) in dst.iter_mut().zip(acc) {
-                                *o = (a * inv) as f32;
-                            }
-                        }
-                    }
-                }
-                check.iter().any(|c| !c.is_finite())
+            simd(NetworkKernel {
+                rows,
+                steps: &net.steps,
+                stat,
+                chunk,
+                base: t * TASK_COLUMNS,
             })
         })
         .reduce(|| false, |a, b| a || b);
@@ -617,4 +663,71 @@ pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> 
         return Err(non_finite_error(rule, rows));
     }
     Ok(out)
+}
+
+/// The sorting network over one task's columns, [`network::LANES`] at a time; returns whether
+/// a non-finite value was read.
+struct NetworkKernel<'a, 'b> {
+    rows: &'a [&'b [f32]],
+    steps: &'a [(u16, u16)],
+    stat: OrderStat,
+    chunk: &'a mut [f32],
+    base: usize,
+}
+
+impl Kernel for NetworkKernel<'_, '_> {
+    type Out = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        use network::LANES;
+        let n = self.rows.len();
+        let mut buf = vec![[0.0f32; LANES]; n];
+        let mut check = [0.0f32; LANES];
+        for (b, dst) in self.chunk.chunks_mut(LANES).enumerate() {
+            let start = self.base + b * LANES;
+            let len = dst.len();
+            for (lane, r) in buf.iter_mut().zip(self.rows) {
+                match <&[f32; LANES]>::try_from(r.get(start..start + LANES).unwrap_or(&[])) {
+                    Ok(full) => *lane = *full,
+                    Err(_) => lane[..len].copy_from_slice(&r[start..start + len]),
+                }
+                for l in 0..LANES {
+                    check[l] += lane[l] * 0.0;
+                }
+            }
+            for &(a, b) in self.steps {
+                let x = buf[a as usize];
+                let y = buf[b as usize];
+                let mut lo = [0.0f32; LANES];
+                let mut hi = [0.0f32; LANES];
+                for l in 0..LANES {
+                    lo[l] = if x[l] < y[l] { x[l] } else { y[l] };
+                    hi[l] = if x[l] < y[l] { y[l] } else { x[l] };
+                }
+                buf[a as usize] = lo;
+                buf[b as usize] = hi;
+            }
+            match self.stat {
+                OrderStat::Median => {
+                    let (p, q) = ((n - 1) / 2, n / 2);
+                    for (l, o) in dst.iter_mut().enumerate() {
+                        *o = ((f64::from(buf[p][l]) + f64::from(buf[q][l])) * 0.5) as f32;
+                    }
+                }
+                OrderStat::Trimmed(k) => {
+                    let mut acc = [0.0f64; LANES];
+                    for lane in &buf[k..n - k] {
+                        for l in 0..LANES {
+                            acc[l] += f64::from(lane[l]);
+                        }
+                    }
+                    let inv = 1.0 / (n - 2 * k) as f64;
+                    for (o, a) in dst.iter_mut().zip(acc) {
+                        *o = (a * inv) as f32;
+                    }
+                }
+            }
+        }
+        check.iter().any(|c| !c.is_finite())
+    }
 }

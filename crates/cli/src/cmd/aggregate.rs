@@ -102,7 +102,8 @@ fn bench_params(rule: &str, s: &synthetic::Synthetic, f: usize) -> Value {
         "norm_clipping_mean" => {
             json!({ "max_norm": 1.25 * honest_norm, "weights": s.sample_counts })
         }
-        "trimmed_mean" | "nnm+trimmed_mean" => json!({ "nnm": { "f": f }, "k": f }),
+        "trimmed_mean" => json!({ "k": f }),
+        "nnm+trimmed_mean" => json!({ "nnm": { "f": f }, "k": f }),
         "krum" | "multi_krum" | "nnm+krum" => json!({ "f": f }),
         "centered_clipping" => json!({ "tau": 0.1 * honest_norm, "L": 3 }),
         "fltrust" => json!({ "server_update": s.server_update }),
@@ -110,16 +111,40 @@ fn bench_params(rule: &str, s: &synthetic::Synthetic, f: usize) -> Value {
     }
 }
 
-fn time_min<R>(repeat: usize, mut f: impl FnMut() -> R) -> (f64, R) {
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..repeat.max(1) {
+/// CPU time of this process so far (sum over its threads, from /proc), if readable.
+fn cpu_seconds() -> Option<f64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total as f64 * 1e-9)
+}
+
+/// Best (minimum) wall and CPU seconds of a measurement over its runs.
+#[derive(Clone, Copy)]
+struct Best {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Best {
+    fn new() -> Self {
+        Self {
+            wall: f64::INFINITY,
+            cpu: f64::INFINITY,
+        }
+    }
+    fn time<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let c0 = cpu_seconds();
         let t = Instant::now();
         let r = std::hint::black_box(f());
-        best = best.min(t.elapsed().as_secs_f64());
-        last = Some(r);
+        self.wall = self.wall.min(t.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (c0, cpu_seconds()) {
+            self.cpu = self.cpu.min(b - a);
+        }
+        r
     }
-    (best, last.unwrap_or_else(f))
 }
 
 /// Runs `deai bench aggregate`.
@@ -144,13 +169,15 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
     let mut records = Vec::new();
     if !global.json {
         println!(
-            "deai bench aggregate: production f32 path, {threads} threads, min of {} runs; \
-             bound = plain single-pass sum of the n×d f32 matrix; XXᵀ = one gemm X·Xᵀ (f32)",
+            "deai bench aggregate: production f32 path, {threads} threads, min of {} runs \
+             interleaved with the baselines; bound = plain single-pass sum of the n×d f32 \
+             matrix; XXᵀ = one gemm X·Xᵀ (f32); cpu = ratio of process CPU time (robust to \
+             other load on the machine)",
             args.repeat
         );
         println!(
-            "{:>4} {:>8} {:<20} {:>10} {:>9} {:>9}",
-            "n", "d", "rule", "time ms", "x bound", "x XXᵀ"
+            "{:>4} {:>8} {:<20} {:>9} {:>8} {:>8} {:>8}",
+            "n", "d", "rule", "wall ms", "x bound", "x XXᵀ", "cpu x"
         );
     }
     for &d in &args.d {
@@ -158,41 +185,63 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
             let f = n / 5;
             let s = synthetic::updates(args.seed, n, f, d);
             let rows = s.rows();
-            let (bound, _) = time_min(args.repeat, || deai_aggregation::fast::plain_sum(&s.data));
+            let mut bound = Best::new();
+            let mut xxt = Best::new();
             let mut g = vec![0.0f32; n * n];
-            let (xxt, _) = time_min(args.repeat, || {
-                gram_f32(&s.data, n, d, d, &mut g, Parallelism::Rayon(0)).is_ok()
-            });
-            let line = |rule: &str, t: f64, vs_xxt: bool| {
-                let x = if vs_xxt {
-                    format!("{:>9.2}", t / xxt)
-                } else {
-                    format!("{:>9}", "")
-                };
-                println!(
-                    "{n:>4} {d:>8} {rule:<20} {:>10.2} {:>9.2} {x}",
-                    t * 1e3,
-                    t / bound
-                );
-            };
-            if !global.json {
-                line("[bound] plain sum", bound, false);
-                line("[XXᵀ] gemm", xxt, true);
-            }
+            let mut measured = Vec::new();
             for rule in &rules {
                 let agg = from_spec(rule, &bench_params(rule, &s, f))
                     .with_context(|| format!("building {rule}"))?;
-                let (t, out) = time_min(args.repeat, || agg.aggregate(&rows));
-                out.with_context(|| format!("{rule} at n = {n}, d = {d}"))?;
+                let mut best = Best::new();
+                // Interleaved with the baselines, so that all see the same machine load.
+                for _ in 0..args.repeat.max(1) {
+                    bound.time(|| deai_aggregation::fast::plain_sum(&s.data));
+                    let out = best.time(|| agg.aggregate(&rows));
+                    out.with_context(|| format!("{rule} at n = {n}, d = {d}"))?;
+                    if rule.contains("krum")
+                        || rule.starts_with("nnm")
+                        || rule == "geometric_median"
+                    {
+                        xxt.time(|| {
+                            gram_f32(&s.data, n, d, d, &mut g, Parallelism::Rayon(0)).is_ok()
+                        });
+                    }
+                }
+                measured.push((rule.clone(), best));
+            }
+            if xxt.wall.is_infinite() {
+                for _ in 0..args.repeat.max(1) {
+                    xxt.time(|| gram_f32(&s.data, n, d, d, &mut g, Parallelism::Rayon(0)).is_ok());
+                }
+            }
+            let row = |rule: &str, t: Best, vs_xxt: bool| {
+                let x = if vs_xxt {
+                    format!("{:>8.2}", t.wall / xxt.wall)
+                } else {
+                    format!("{:>8}", "")
+                };
+                println!(
+                    "{n:>4} {d:>8} {rule:<20} {:>9.2} {:>8.2} {x} {:>8.2}",
+                    t.wall * 1e3,
+                    t.wall / bound.wall,
+                    t.cpu / bound.cpu,
+                );
+            };
+            if !global.json {
+                row("[bound] plain sum", bound, false);
+                row("[XXᵀ] gemm", xxt, true);
+            }
+            for (rule, t) in measured {
                 let vs_xxt = rule.contains("krum") || rule.starts_with("nnm");
                 if global.json {
                     records.push(json!({
-                        "n": n, "d": d, "f": f, "rule": rule, "seconds": t,
-                        "bound_seconds": bound, "xxt_seconds": xxt,
-                        "ratio_to_bound": t / bound, "ratio_to_xxt": t / xxt,
+                        "n": n, "d": d, "f": f, "rule": rule, "seconds": t.wall, "cpu_seconds": t.cpu,
+                        "bound_seconds": bound.wall, "xxt_seconds": xxt.wall,
+                        "ratio_to_bound": t.wall / bound.wall, "ratio_to_xxt": t.wall / xxt.wall,
+                        "cpu_ratio_to_bound": t.cpu / bound.cpu, "threads": threads,
                     }));
                 } else {
-                    line(rule, t, vs_xxt);
+                    row(&rule, t, vs_xxt);
                 }
             }
         }
