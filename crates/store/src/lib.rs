@@ -22,14 +22,16 @@ pub mod committer;
 pub mod error;
 pub mod mempool;
 pub mod node;
+pub mod sigs;
 pub mod store;
 pub mod verify;
 
 pub use blob::{BlobError, BlobStore, DEFAULT_MAX_BLOB_BYTES};
 pub use committer::Committer;
 pub use error::StoreError;
-pub use mempool::{Mempool, MempoolConfig, MempoolError};
+pub use mempool::{Mempool, MempoolConfig, MempoolError, VerifiedBatch};
 pub use node::{CommitMode, EmbeddedChain, NodeConfig, NodeError, ProducedBlock};
+pub use sigs::SigVerifier;
 pub use store::{schema, PreparedCommit, Store, TxLocation, DB_FILE};
 pub use verify::{verify_chain, VerifyProblem, VerifyReport};
 

@@ -7,19 +7,55 @@
 //!   or one too far ahead of it (more than `max_nonce_gap`),
 //! - repeats the nonce of a transaction of the same signer already waiting,
 //! - would overflow the pool (`max_txs`) or the signer's share of it (`max_per_sender`),
-//! - carries an invalid signature (checked last, as it is the expensive check; the batch path
-//!   uses `deai_types::verify_batch`: parallel batch verification with the same verdicts).
+//! - carries an invalid signature (the expensive check; the batch path verifies a whole
+//!   [`VerifiedBatch`] in parallel with a [`SigVerifier`], possibly on another thread while the
+//!   previous block executes — same verdicts as `SignedTx::verify`).
 //!
 //! Ordering: transactions leave the pool ([`Mempool::take_ready`]) in arrival order, except that
 //! a signer's transactions always leave in nonce order and only when contiguous with the
 //! account's next nonce: a transaction whose predecessor has not arrived waits for it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 use deai_chain::State;
 use deai_types::{AccountId, ChainId, Hash32, SignedTx};
 
 use crate::account_nonce;
+use crate::sigs::SigVerifier;
+
+/// Transactions whose signatures were checked by a [`SigVerifier`]; built on any thread, then
+/// handed to [`Mempool::insert_verified`]. It can only be made by verifying, so a verdict
+/// cannot be forged.
+#[derive(Debug, Clone)]
+pub struct VerifiedBatch {
+    txs: Vec<SignedTx>,
+    sig_ok: Vec<bool>,
+}
+
+impl VerifiedBatch {
+    /// Verifies the signatures of `txs` (in parallel).
+    pub fn new(txs: Vec<SignedTx>, verifier: &SigVerifier) -> Self {
+        let sig_ok = verifier.verify(&txs);
+        Self { txs, sig_ok }
+    }
+
+    /// Number of transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// Number of transactions whose signature verified.
+    pub fn valid(&self) -> usize {
+        self.sig_ok.iter().filter(|ok| **ok).count()
+    }
+}
 
 /// Limits of a [`Mempool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +157,7 @@ pub struct Mempool {
     next_seq: u64,
     len: usize,
     by_sender: BTreeMap<AccountId, BTreeMap<u64, Entry>>,
+    verifier: Arc<SigVerifier>,
 }
 
 impl Mempool {
@@ -132,7 +169,14 @@ impl Mempool {
             next_seq: 0,
             len: 0,
             by_sender: BTreeMap::new(),
+            verifier: Arc::new(SigVerifier::default()),
         }
+    }
+
+    /// The signature verifier (with its key cache) this pool uses; share it to build
+    /// [`VerifiedBatch`]es on other threads.
+    pub fn verifier(&self) -> Arc<SigVerifier> {
+        Arc::clone(&self.verifier)
     }
 
     /// Number of transactions waiting.
@@ -153,7 +197,7 @@ impl Mempool {
     /// Admits one transaction, verifying its signature; returns its hash.
     pub fn insert(&mut self, tx: SignedTx, state: &State) -> Result<Hash32, MempoolError> {
         self.check_stateless(&tx, state)?;
-        if tx.verify().is_err() {
+        if self.verifier.verify(std::slice::from_ref(&tx)) != [true] {
             return Err(MempoolError::BadSignature {
                 signer: tx.signer.to_string(),
             });
@@ -168,7 +212,18 @@ impl Mempool {
         txs: Vec<SignedTx>,
         state: &State,
     ) -> Vec<Result<Hash32, MempoolError>> {
-        let sig_ok = deai_types::verify_batch(&txs);
+        let batch = VerifiedBatch::new(txs, &self.verifier);
+        self.insert_verified(batch, state)
+    }
+
+    /// Admits an already verified batch; one result per transaction, in order. Equivalent to
+    /// calling [`Mempool::insert`] on each in order.
+    pub fn insert_verified(
+        &mut self,
+        batch: VerifiedBatch,
+        state: &State,
+    ) -> Vec<Result<Hash32, MempoolError>> {
+        let VerifiedBatch { txs, sig_ok } = batch;
         txs.into_iter()
             .zip(sig_ok)
             .map(|(tx, ok)| {
@@ -246,9 +301,10 @@ impl Mempool {
         let mut removed = 0usize;
         self.by_sender.retain(|signer, queue| {
             let next = account_nonce(state, signer);
-            let keep = queue.split_off(&next);
-            removed += queue.len();
-            *queue = keep;
+            while queue.first_key_value().is_some_and(|(n, _)| *n < next) {
+                queue.pop_first();
+                removed += 1;
+            }
             !queue.is_empty()
         });
         self.len -= removed;
@@ -261,17 +317,17 @@ impl Mempool {
         self.prune(state);
         // Heads of line: for each signer whose lowest waiting nonce is its next nonce, the
         // arrival number of that transaction.
-        let mut ready: BTreeSet<(u64, AccountId)> = BTreeSet::new();
-        for (signer, queue) in &self.by_sender {
-            if let Some((&nonce, entry)) = queue.first_key_value() {
-                if nonce == account_nonce(state, signer) {
-                    ready.insert((entry.seq, *signer));
-                }
-            }
-        }
+        let mut ready: BinaryHeap<Reverse<(u64, AccountId)>> = self
+            .by_sender
+            .iter()
+            .filter_map(|(signer, queue)| {
+                let (&nonce, entry) = queue.first_key_value()?;
+                (nonce == account_nonce(state, signer)).then_some(Reverse((entry.seq, *signer)))
+            })
+            .collect();
         let mut out = Vec::with_capacity(max.min(self.len));
         while out.len() < max {
-            let Some((_, signer)) = ready.pop_first() else {
+            let Some(Reverse((_, signer))) = ready.pop() else {
                 break;
             };
             let Some(queue) = self.by_sender.get_mut(&signer) else {
@@ -284,7 +340,7 @@ impl Mempool {
             self.len -= 1;
             match queue.first_key_value() {
                 Some((&next, next_entry)) if Some(next) == nonce.checked_add(1) => {
-                    ready.insert((next_entry.seq, signer));
+                    ready.push(Reverse((next_entry.seq, signer)));
                 }
                 Some(_) => {}
                 None => {

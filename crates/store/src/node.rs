@@ -21,7 +21,8 @@ use deai_types::{Block, Hash32, Header, Height, SignedTx};
 
 use crate::committer::Committer;
 use crate::error::StoreError;
-use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::mempool::{Mempool, MempoolConfig, MempoolError, VerifiedBatch};
+use crate::sigs::SigVerifier;
 use crate::store::{PreparedCommit, Store};
 
 /// How produced blocks reach the disk.
@@ -197,6 +198,17 @@ impl EmbeddedChain {
     /// Admits many transactions, verifying signatures in parallel; one result per transaction.
     pub fn submit_batch(&mut self, txs: Vec<SignedTx>) -> Vec<Result<Hash32, MempoolError>> {
         self.mempool.insert_batch(txs, &self.state)
+    }
+
+    /// Admits a batch verified beforehand (e.g. on another thread while the previous block was
+    /// produced) with [`EmbeddedChain::verifier`]; one result per transaction.
+    pub fn submit_verified(&mut self, batch: VerifiedBatch) -> Vec<Result<Hash32, MempoolError>> {
+        self.mempool.insert_verified(batch, &self.state)
+    }
+
+    /// The mempool's signature verifier, to build [`VerifiedBatch`]es on other threads.
+    pub fn verifier(&self) -> Arc<SigVerifier> {
+        self.mempool.verifier()
     }
 
     /// Produces the next block from the ready mempool transactions (possibly none) at
