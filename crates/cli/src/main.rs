@@ -31,6 +31,16 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create a new chain: genesis with funded development accounts and their keys.
+    Init(cmd::ledger::InitArgs),
+    /// Create, show and list named signing keys (stored under <data-dir>/keys).
+    #[command(subcommand)]
+    Keys(cmd::ledger::KeysCommand),
+    /// Sign a transaction with a named key, include it in a new block, print its receipt.
+    Tx(cmd::ledger::TxArgs),
+    /// Inspect and verify the chain: status, blocks, accounts, full re-execution.
+    #[command(subcommand)]
+    Chain(cmd::ledger::ChainCommand),
     /// Compute one Yuma consensus epoch from a JSON case and print every output field.
     Yuma(cmd::yuma::YumaArgs),
     /// Aggregate a matrix of updates with a robust rule (f64 reference path).
@@ -56,6 +66,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Init(args) => cmd::ledger::run_init(args, &cli.global),
+        Command::Keys(cmd) => cmd::ledger::run_keys(cmd, &cli.global),
+        Command::Tx(args) => cmd::ledger::run_tx(args, &cli.global),
+        Command::Chain(cmd) => cmd::ledger::run_chain(cmd, &cli.global),
         Command::Yuma(args) => cmd::yuma::run(args, &cli.global),
         Command::Aggregate(args) => cmd::aggregate::run(args, &cli.global),
         Command::Metrics(args) => cmd::metrics::run(args, &cli.global),

@@ -7,6 +7,8 @@ use crate::Global;
 /// The benchmarks.
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Apply and commit blocks of signed transfers; ratio to single-core ed25519 verification.
+    Ledger(crate::cmd::ledger::BenchLedgerArgs),
     /// Time every aggregation rule against a memory-bound sum and an X·Xᵀ product.
     Aggregate(crate::cmd::aggregate::BenchAggregateArgs),
     /// Time federated rounds (train + aggregate) against this machine's f32 matmul peak.
@@ -16,6 +18,7 @@ pub enum BenchCommand {
 /// Runs one benchmark.
 pub fn run(bench: BenchCommand, global: &Global) -> anyhow::Result<()> {
     match bench {
+        BenchCommand::Ledger(args) => crate::cmd::ledger::run_bench(args, global),
         BenchCommand::Aggregate(args) => crate::cmd::aggregate::run_bench(args, global),
         BenchCommand::Fl(args) => crate::cmd::train::run_bench_fl(args, global),
     }

@@ -1,0 +1,1178 @@
+//! `deai init`, `deai keys …`, `deai tx …`, `deai chain …`: the embedded ledger from the command
+//! line.
+//!
+//! Everything lives under `--data-dir` (default `./.deai`):
+//! - `chain.redb` — blocks, indexes and state (crate `deai-store`);
+//! - `keys/NAME.key` — one ed25519 secret seed per named key, as 64 hex characters, mode 0600;
+//! - `blobs/` — content-addressed artifacts.
+//!
+//! `deai tx …` runs the chain embedded: it signs the transaction with `--from`'s key and the
+//! account's next nonce, admits it to the mempool, produces a block at the current wall-clock
+//! time (at least one millisecond after the parent) and prints the transaction's receipt, or its
+//! `TxError` (the block still records the failed transaction, which pays its fee).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use deai_chain::{GenesisConfig, State};
+use deai_store::{verify_chain, EmbeddedChain, NodeConfig, Store};
+use deai_types::{
+    AccountId, Amount, Call, ChainId, CommitKey, CommitKind, Fixed, Hash32, Height, Keypair,
+    Mechanism, Nonce, ParamChange, Params, PhaseWindow, ProposalId, Role, Round, SignedTx, TaskId,
+    TaskSpec, Tx, Window,
+};
+use serde_json::json;
+
+use crate::Global;
+
+/// Names given to the first development accounts; later ones are `devN`.
+const DEV_NAMES: [&str; 8] = [
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+];
+
+/// Arguments of `deai init`.
+#[derive(Args, Debug)]
+#[command(
+    about = "Create a new chain: a genesis with funded development accounts, and their keys",
+    long_about = "Create a new chain in --data-dir: a genesis state that funds N development \
+accounts (alice, bob, carol, …), their secret keys under <data-dir>/keys/NAME.key (mode 0600; an \
+existing key file of that name is reused), and the genesis block at height 0.\n\nExample:\n  deai \
+init --accounts 4 && deai tx transfer --from alice --to bob --amount 1000"
+)]
+pub struct InitArgs {
+    /// Number of funded development accounts.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub accounts: u32,
+    /// Balance of each development account, in the smallest unit.
+    #[arg(long, default_value = "1000000000000")]
+    pub balance: Amount,
+    /// Chain id every transaction signs (1-64 of A-Z a-z 0-9 - _ .).
+    #[arg(long, default_value = "deai-dev")]
+    pub chain_id: ChainId,
+    /// Delete an existing chain database in --data-dir first (keys are kept and reused).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `deai keys …`.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Generate a new key and store it as <data-dir>/keys/NAME.key.
+    New {
+        /// Key name: 1-64 of A-Z a-z 0-9 - _.
+        name: String,
+    },
+    /// Print a key's account id (its public key).
+    Show {
+        /// Key name.
+        name: String,
+    },
+    /// List the stored keys and their account ids.
+    List,
+}
+
+/// Options shared by every `deai tx` subcommand.
+#[derive(Args, Debug)]
+pub struct TxOpts {
+    /// Name of the key (under <data-dir>/keys) that signs and pays.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub from: Option<String>,
+    /// Fee offered, burned (default: the chain's minimum fee).
+    #[arg(long, global = true)]
+    pub fee: Option<Amount>,
+    /// Override the nonce (default: the account's next nonce from the state).
+    #[arg(long, global = true)]
+    pub nonce: Option<u64>,
+}
+
+/// Arguments of `deai tx`.
+#[derive(Args, Debug)]
+pub struct TxArgs {
+    #[command(flatten)]
+    pub opts: TxOpts,
+    #[command(subcommand)]
+    pub call: TxCommand,
+}
+
+/// A miner or a validator.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    /// Trains and submits updates.
+    Miner,
+    /// Evaluates updates and sets weights.
+    Validator,
+}
+
+/// An incentive mechanism.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum MechanismArg {
+    /// Yuma consensus over validator weights.
+    Yuma,
+    /// FLock-style proposer/voter rounds.
+    ProposerVoter,
+}
+
+/// What a commitment is about.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KindArg {
+    /// A miner's model update.
+    Update,
+    /// A validator's weights.
+    Weights,
+    /// A voter's score.
+    Vote,
+    /// A committee verdict.
+    Verdict,
+}
+
+/// The transactions `deai tx` can send.
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Move tokens to another account.
+    Transfer {
+        /// Recipient: a key name or a 64-hex-character account id.
+        #[arg(long)]
+        to: String,
+        /// Amount, in the smallest unit.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Bond tokens as stake on your own account.
+    Stake {
+        /// Amount to bond.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Start unbonding your own stake (withdrawable after the unbonding delay).
+    Unstake {
+        /// Amount to unbond.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Move every matured unbonding entry back to your balance.
+    Withdraw,
+    /// Bond tokens as stake on a miner or validator and share its rewards after its take.
+    Delegate {
+        /// The miner or validator: a key name or an account id.
+        #[arg(long)]
+        to: String,
+        /// Amount to bond.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Start unbonding stake delegated to a miner or validator.
+    Undelegate {
+        /// The account the stake was delegated to: a key name or an account id.
+        #[arg(long)]
+        hotkey: String,
+        /// Amount to unbond.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Set the share of rewards you keep before your delegators are paid (e.g. 0.18).
+    SetTake {
+        /// The take rate, a decimal in [0, max_take].
+        #[arg(long)]
+        take: Fixed,
+    },
+    /// Propose a task (subnet) and escrow its reward from your balance.
+    ProposeTask(ProposeTaskArgs),
+    /// Register on a task as a miner or validator and receive a UID.
+    Register {
+        /// The task id.
+        #[arg(long)]
+        task: u64,
+        /// The role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Commit hash(key, preimage) for a round; the preimage is revealed later with `reveal`.
+    Commit {
+        /// The task id.
+        #[arg(long)]
+        task: u64,
+        /// The round of the task.
+        #[arg(long)]
+        round: u64,
+        /// What is committed.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// The preimage, as text (its commitment hash is computed and sent, not the text).
+        #[arg(long)]
+        preimage: String,
+    },
+    /// Reveal the preimage of an earlier commitment.
+    Reveal {
+        /// The task id.
+        #[arg(long)]
+        task: u64,
+        /// The round committed for.
+        #[arg(long)]
+        round: u64,
+        /// What was committed.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// The preimage, as text.
+        #[arg(long)]
+        preimage: String,
+    },
+    /// Propose a governance change of one parameter, as JSON, e.g. '{"unbonding_blocks":3}'.
+    GovPropose {
+        /// The change, as the JSON of a `ParamChange`: {"min_fee":2}, {"gov_quorum":"0.5"}, …
+        #[arg(long)]
+        change: String,
+    },
+    /// Vote on an open governance proposal with your bonded stake.
+    Vote {
+        /// The proposal id.
+        #[arg(long)]
+        proposal: u64,
+        /// Vote yes.
+        #[arg(long, conflicts_with = "no", required_unless_present = "no")]
+        yes: bool,
+        /// Vote no.
+        #[arg(long)]
+        no: bool,
+    },
+}
+
+/// Arguments of `deai tx propose-task`.
+#[derive(Args, Debug)]
+pub struct ProposeTaskArgs {
+    /// Commitment (hash) to the model/training code; 64 hex characters.
+    #[arg(long, default_value_t = Hash32::ZERO)]
+    pub model: Hash32,
+    /// Commitment (hash) to the dataset; 64 hex characters.
+    #[arg(long, default_value_t = Hash32::ZERO)]
+    pub dataset: Hash32,
+    /// Commitment (hash) to the evaluation procedure; 64 hex characters.
+    #[arg(long, default_value_t = Hash32::ZERO)]
+    pub eval: Hash32,
+    /// Reward escrowed from your balance.
+    #[arg(long)]
+    pub reward: Amount,
+    /// Blocks between the proposal and round 0.
+    #[arg(long, default_value_t = 1)]
+    pub start_delay: u64,
+    /// Blocks per round (the update commit window is its first half, reveal its second).
+    #[arg(long, default_value_t = 10)]
+    pub round_blocks: u64,
+    /// Number of rounds.
+    #[arg(long, default_value_t = 10)]
+    pub rounds: u64,
+    /// Rounds per epoch.
+    #[arg(long, default_value_t = 1)]
+    pub epoch_rounds: u64,
+    /// Aggregation rule name (e.g. fedavg, median, krum).
+    #[arg(long, default_value = "fedavg")]
+    pub aggregation: String,
+    /// Minimum stake to register.
+    #[arg(long, default_value = "0")]
+    pub min_stake: Amount,
+    /// Most UIDs the task assigns.
+    #[arg(long, default_value_t = 64)]
+    pub max_uids: u16,
+    /// Incentive mechanism.
+    #[arg(long, value_enum, default_value = "yuma")]
+    pub mechanism: MechanismArg,
+}
+
+/// `deai chain …`.
+#[derive(Subcommand, Debug)]
+pub enum ChainCommand {
+    /// Print the head block, state root, supply and counts.
+    Status,
+    /// Print the block at a height, with its transactions.
+    Block {
+        /// The height (0 is genesis).
+        height: u64,
+    },
+    /// Print an account's balance, nonce and stake.
+    Account {
+        /// A key name or a 64-hex-character account id.
+        account: String,
+    },
+    /// Re-execute every block from genesis and check every parent link, tx root and state root;
+    /// exits non-zero on the first mismatch.
+    Verify,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+fn keys_dir(global: &Global) -> PathBuf {
+    global.data_dir.join("keys")
+}
+
+fn check_key_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        bail!("invalid key name {name:?}: use 1-64 of A-Z a-z 0-9 - _");
+    }
+    Ok(())
+}
+
+fn key_path(global: &Global, name: &str) -> anyhow::Result<PathBuf> {
+    check_key_name(name)?;
+    Ok(keys_dir(global).join(format!("{name}.key")))
+}
+
+fn hex_seed(seed: &[u8; 32]) -> String {
+    seed.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_seed(text: &str, path: &Path) -> anyhow::Result<[u8; 32]> {
+    let t = text.trim();
+    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "key file {} is malformed: expected 64 hex characters (a 32-byte ed25519 seed)",
+            path.display()
+        );
+    }
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(seed)
+}
+
+fn write_key(path: &Path, key: &Keypair) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts
+        .open(path)
+        .with_context(|| format!("creating key file {}", path.display()))?;
+    writeln!(file, "{}", hex_seed(&key.seed()))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn load_key(global: &Global, name: &str) -> anyhow::Result<Keypair> {
+    let path = key_path(global, name)?;
+    let text = fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow!(
+                "no key named {name:?} in {}: create it with `deai keys new {name}` (or run `deai init`)",
+                keys_dir(global).display()
+            )
+        } else {
+            anyhow!("reading key file {}: {e}", path.display())
+        }
+    })?;
+    Ok(Keypair::from_seed(parse_seed(&text, &path)?))
+}
+
+/// Loads the key `name`, or creates it; returns it and whether it was created.
+fn load_or_create_key(global: &Global, name: &str) -> anyhow::Result<(Keypair, bool)> {
+    let path = key_path(global, name)?;
+    if path.exists() {
+        return Ok((load_key(global, name)?, false));
+    }
+    let key = Keypair::generate(&mut rand::rngs::OsRng);
+    write_key(&path, &key)?;
+    Ok((key, true))
+}
+
+fn list_keys(global: &Global) -> anyhow::Result<Vec<(String, AccountId)>> {
+    let dir = keys_dir(global);
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(anyhow!("reading {}: {e}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".key"))
+        else {
+            continue;
+        };
+        let name = name.to_string();
+        let key = load_key(global, &name)?;
+        out.push((name, key.account()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A key name or a hex account id.
+fn resolve_account(global: &Global, who: &str) -> anyhow::Result<AccountId> {
+    let hexish = who.strip_prefix("0x").unwrap_or(who);
+    if hexish.len() == 64 && hexish.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return who
+            .parse::<AccountId>()
+            .map_err(|e| anyhow!("invalid account id {who:?}: {e}"));
+    }
+    load_key(global, who).map(|k| k.account()).map_err(|e| {
+        anyhow!("{who:?} is neither a 64-hex-character account id nor a known key name ({e})")
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Runs `deai keys …`.
+pub fn run_keys(cmd: KeysCommand, global: &Global) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::New { name } => {
+            let path = key_path(global, &name)?;
+            if path.exists() {
+                bail!(
+                    "a key named {name:?} already exists at {}; pick another name",
+                    path.display()
+                );
+            }
+            let key = Keypair::generate(&mut rand::rngs::OsRng);
+            write_key(&path, &key)?;
+            if global.json {
+                print_json(&json!({"name": name, "account": key.account().to_string(),
+                    "path": path.display().to_string()}))?;
+            } else {
+                println!("created key {name}: account {}", key.account());
+                println!("secret seed stored in {} (mode 0600)", path.display());
+            }
+        }
+        KeysCommand::Show { name } => {
+            let key = load_key(global, &name)?;
+            if global.json {
+                print_json(&json!({"name": name, "account": key.account().to_string()}))?;
+            } else {
+                println!("{}", key.account());
+            }
+        }
+        KeysCommand::List => {
+            let keys = list_keys(global)?;
+            if global.json {
+                let list: Vec<_> = keys
+                    .iter()
+                    .map(|(n, a)| json!({"name": n, "account": a.to_string()}))
+                    .collect();
+                print_json(&serde_json::Value::Array(list))?;
+            } else if keys.is_empty() {
+                println!(
+                    "no keys in {}; create one with `deai keys new NAME` or run `deai init`",
+                    keys_dir(global).display()
+                );
+            } else {
+                for (name, account) in keys {
+                    println!("{name:<16} {account}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Init
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Name of the i-th development account.
+pub fn dev_name(i: u32) -> String {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| DEV_NAMES.get(i))
+        .map(|s| (*s).to_string())
+        .unwrap_or_else(|| format!("dev{i}"))
+}
+
+/// Runs `deai init`.
+pub fn run_init(args: InitArgs, global: &Global) -> anyhow::Result<()> {
+    let dir = &global.data_dir;
+    if Store::exists(dir) {
+        if !args.force {
+            bail!(
+                "a chain already exists in {}; use it, or pass --force to delete it and start over",
+                dir.display()
+            );
+        }
+        let path = Store::db_path(dir);
+        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    let mut accounts = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..args.accounts {
+        let name = dev_name(i);
+        let (key, created) = load_or_create_key(global, &name)?;
+        accounts.push((key.account(), args.balance));
+        names.push((name, key.account(), created));
+    }
+    let genesis = GenesisConfig {
+        chain_id: args.chain_id.clone(),
+        genesis_time_ms: now_ms(),
+        accounts,
+        stakes: Vec::new(),
+        params: Params::default(),
+    };
+    let (store, state) = Store::init(dir, &genesis)?;
+    let head = store.head()?;
+    if global.json {
+        let accounts: Vec<_> = names
+            .iter()
+            .map(|(n, a, c)| {
+                json!({"name": n, "account": a.to_string(), "balance": args.balance,
+                    "key_created": c})
+            })
+            .collect();
+        print_json(&json!({
+            "data_dir": dir.display().to_string(),
+            "chain_id": args.chain_id.as_str(),
+            "genesis_hash": head.hash().to_string(),
+            "state_root": head.state_root.to_string(),
+            "total_supply": state.total_supply(),
+            "accounts": accounts,
+        }))?;
+    } else {
+        println!(
+            "initialized chain {:?} in {}",
+            args.chain_id.as_str(),
+            dir.display()
+        );
+        println!(
+            "genesis block {} (state root {})",
+            head.hash(),
+            head.state_root
+        );
+        for (name, account, created) in &names {
+            let note = if *created { "new key" } else { "existing key" };
+            println!("  {name:<8} {account}  balance {}  ({note})", args.balance);
+        }
+        println!(
+            "keys are in {}; try `deai tx transfer --from {} --to {} --amount 1000`",
+            keys_dir(global).display(),
+            dev_name(0),
+            dev_name(1.min(args.accounts.saturating_sub(1)))
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+fn kind(k: KindArg) -> CommitKind {
+    match k {
+        KindArg::Update => CommitKind::Update,
+        KindArg::Weights => CommitKind::Weights,
+        KindArg::Vote => CommitKind::Vote,
+        KindArg::Verdict => CommitKind::Verdict,
+    }
+}
+
+fn build_call(cmd: TxCommand, signer: AccountId, global: &Global) -> anyhow::Result<Call> {
+    Ok(match cmd {
+        TxCommand::Transfer { to, amount } => Call::Transfer {
+            to: resolve_account(global, &to)?,
+            amount,
+        },
+        TxCommand::Stake { amount } => Call::Stake { amount },
+        TxCommand::Unstake { amount } => Call::Unstake { amount },
+        TxCommand::Withdraw => Call::Withdraw,
+        TxCommand::Delegate { to, amount } => Call::Delegate {
+            hotkey: resolve_account(global, &to)?,
+            amount,
+        },
+        TxCommand::Undelegate { hotkey, amount } => Call::Undelegate {
+            hotkey: resolve_account(global, &hotkey)?,
+            amount,
+        },
+        TxCommand::SetTake { take } => Call::SetTake { take },
+        TxCommand::ProposeTask(a) => {
+            let half = a.round_blocks / 2;
+            let spec = TaskSpec {
+                model: a.model,
+                dataset: a.dataset,
+                eval: a.eval,
+                reward: a.reward,
+                start_delay: a.start_delay,
+                round_blocks: a.round_blocks,
+                rounds: a.rounds,
+                epoch_rounds: a.epoch_rounds,
+                windows: vec![PhaseWindow {
+                    kind: CommitKind::Update,
+                    commit: Window {
+                        start: 0,
+                        end: half,
+                    },
+                    reveal: Window {
+                        start: half,
+                        end: a.round_blocks,
+                    },
+                }],
+                aggregation: a.aggregation,
+                min_stake: a.min_stake,
+                max_uids: a.max_uids,
+                mechanism: match a.mechanism {
+                    MechanismArg::Yuma => Mechanism::Yuma,
+                    MechanismArg::ProposerVoter => Mechanism::ProposerVoter,
+                },
+                miner_share: deai_types::Fixed::from_bps(5_000),
+            };
+            spec.validate()
+                .map_err(|e| anyhow!("invalid task: {e} (round_blocks must be at least 2)"))?;
+            Call::ProposeTask(spec)
+        }
+        TxCommand::Register { task, role } => Call::Register {
+            task: TaskId(task),
+            role: match role {
+                RoleArg::Miner => Role::Miner,
+                RoleArg::Validator => Role::Validator,
+            },
+        },
+        TxCommand::Commit {
+            task,
+            round,
+            kind: k,
+            preimage,
+        } => {
+            let key = CommitKey {
+                task: TaskId(task),
+                round: Round(round),
+                kind: kind(k),
+                account: signer,
+            };
+            Call::Commit {
+                task: TaskId(task),
+                round: Round(round),
+                kind: kind(k),
+                hash: deai_types::commitment_hash(&key, preimage.as_bytes()),
+            }
+        }
+        TxCommand::Reveal {
+            task,
+            round,
+            kind: k,
+            preimage,
+        } => Call::Reveal {
+            task: TaskId(task),
+            round: Round(round),
+            kind: kind(k),
+            preimage: preimage.into_bytes(),
+        },
+        TxCommand::GovPropose { change } => {
+            let change: ParamChange = serde_json::from_str(&change).map_err(|e| {
+                anyhow!(
+                    "invalid --change {change:?}: {e}; expected a JSON ParamChange such as \
+                     '{{\"unbonding_blocks\":3}}' or '{{\"gov_quorum\":\"0.5\"}}'"
+                )
+            })?;
+            Call::GovPropose { change }
+        }
+        TxCommand::Vote { proposal, yes, .. } => Call::GovVote {
+            proposal: ProposalId(proposal),
+            approve: yes,
+        },
+    })
+}
+
+fn open_chain(global: &Global) -> anyhow::Result<EmbeddedChain> {
+    Ok(EmbeddedChain::open(
+        &global.data_dir,
+        NodeConfig::default(),
+    )?)
+}
+
+/// Runs `deai tx …`.
+pub fn run_tx(args: TxArgs, global: &Global) -> anyhow::Result<()> {
+    let from = args
+        .opts
+        .from
+        .clone()
+        .ok_or_else(|| anyhow!("which key signs? pass --from NAME (see `deai keys list`)"))?;
+    let key = load_key(global, &from)?;
+    let mut chain = open_chain(global)?;
+    let call = build_call(args.call, key.account(), global)?;
+    let state = chain.state();
+    let nonce = args
+        .opts
+        .nonce
+        .unwrap_or_else(|| state.nonce_of(&key.account()).0);
+    let fee = args.opts.fee.unwrap_or(state.params().min_fee);
+    let tx = Tx {
+        chain_id: state.chain_id().clone(),
+        nonce: Nonce(nonce),
+        fee,
+        call,
+    };
+    let signed: SignedTx = key.sign_tx(tx);
+    let hash = chain
+        .submit(signed)
+        .context("the mempool refused the transaction")?;
+    let timestamp = now_ms().max(chain.head().timestamp_ms.saturating_add(1));
+    let produced = chain.produce_block(timestamp)?;
+    let block = &produced.block;
+    let index = block
+        .txs
+        .iter()
+        .position(|t| t.hash() == hash)
+        .ok_or_else(|| {
+            anyhow!(
+                "transaction {hash} was not included in block {}",
+                block.header.height
+            )
+        })?;
+    let outcome = produced
+        .outcomes
+        .get(index)
+        .ok_or_else(|| anyhow!("no outcome for transaction {index} of the block"))?;
+    let height = block.header.height;
+    match outcome {
+        Ok(receipt) => {
+            if global.json {
+                print_json(&json!({"status": "ok", "tx": hash.to_string(),
+                    "height": height, "index": index, "receipt": receipt}))?;
+            } else {
+                println!("transaction {hash} included in block {height} (index {index}): ok");
+                println!("receipt: {}", serde_json::to_string(receipt)?);
+            }
+            Ok(())
+        }
+        Err(err) => {
+            if global.json {
+                print_json(&json!({"status": "failed", "tx": hash.to_string(),
+                    "height": height, "index": index, "error": err.to_string(),
+                    "error_detail": err}))?;
+            }
+            bail!(
+                "transaction {hash} was included in block {height} but failed: {err} \
+                 (only its fee was charged and its nonce used)"
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain inspection
+
+fn open_store(global: &Global) -> anyhow::Result<Store> {
+    Ok(Store::open(&global.data_dir)?)
+}
+
+fn account_json(state: &State, id: &AccountId) -> serde_json::Value {
+    let unbonding: Vec<_> = state
+        .unbonding_of(id)
+        .map(|(hotkey, release, amount)| {
+            json!({"hotkey": hotkey.to_string(), "release_height": release, "amount": amount})
+        })
+        .collect();
+    json!({
+        "account": id.to_string(),
+        "exists": state.account(id).is_some(),
+        "balance": state.balance_of(id),
+        "nonce": state.nonce_of(id),
+        "staked": state.staker_stake(id),
+        "stake_on_it": state.hotkey_stake(id),
+        "take": state.take_of(id).to_string(),
+        "unbonding": unbonding,
+    })
+}
+
+/// Runs `deai chain …`.
+pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    match cmd {
+        ChainCommand::Status => {
+            let head = store.head()?;
+            let state = store.state()?;
+            let genesis = store.genesis()?;
+            let value = json!({
+                "data_dir": global.data_dir.display().to_string(),
+                "chain_id": genesis.chain_id.as_str(),
+                "height": head.height,
+                "head_hash": head.hash().to_string(),
+                "timestamp_ms": head.timestamp_ms,
+                "state_root": head.state_root.to_string(),
+                "transactions": store.tx_count()?,
+                "total_supply": state.total_supply(),
+                "supply": state.supply(),
+            });
+            if global.json {
+                print_json(&value)?;
+            } else {
+                println!("chain      {}", genesis.chain_id);
+                println!("data dir   {}", global.data_dir.display());
+                println!("height     {}", head.height);
+                println!("head hash  {}", head.hash());
+                println!("state root {}", head.state_root);
+                println!("timestamp  {} ms", head.timestamp_ms);
+                println!("txs        {}", store.tx_count()?);
+                println!("supply     {}", state.total_supply());
+            }
+        }
+        ChainCommand::Block { height } => {
+            let head = store.head_height()?;
+            let block = store.block(Height(height))?.ok_or_else(|| {
+                anyhow!("no block at height {height}: the head is at height {head}")
+            })?;
+            if global.json {
+                print_json(&json!({"hash": block.header.hash().to_string(), "block": block}))?;
+            } else {
+                let h = &block.header;
+                println!("block {} {}", h.height, h.hash());
+                println!("  parent     {}", h.parent_hash);
+                println!("  timestamp  {} ms", h.timestamp_ms);
+                println!("  tx root    {}", h.tx_root);
+                println!("  state root {}", h.state_root);
+                println!("  {} transactions", block.txs.len());
+                for (i, t) in block.txs.iter().enumerate() {
+                    println!(
+                        "  [{i}] {} from {} nonce {} fee {}: {}",
+                        t.hash(),
+                        t.signer.short(),
+                        t.tx.nonce,
+                        t.tx.fee,
+                        serde_json::to_string(&t.tx.call)?
+                    );
+                }
+            }
+        }
+        ChainCommand::Account { account } => {
+            let id = resolve_account(global, &account)?;
+            let state = store.state()?;
+            let value = account_json(&state, &id);
+            if global.json {
+                print_json(&value)?;
+            } else {
+                println!("account      {id}");
+                if state.account(&id).is_none() {
+                    println!("             (not in the state yet)");
+                }
+                println!("balance      {}", state.balance_of(&id));
+                println!("nonce        {}", state.nonce_of(&id));
+                println!("staked       {}", state.staker_stake(&id));
+                println!("stake on it  {}", state.hotkey_stake(&id));
+                println!("take         {}", state.take_of(&id));
+                for (hotkey, release, amount) in state.unbonding_of(&id) {
+                    println!(
+                        "unbonding    {amount} from {} withdrawable at height {release}",
+                        hotkey.short()
+                    );
+                }
+            }
+        }
+        ChainCommand::Verify => {
+            let report = verify_chain(&store)?;
+            if global.json {
+                print_json(&serde_json::to_value(&report)?)?;
+            } else {
+                println!(
+                    "verified {} of {} blocks (heights 0..={}), re-executed {} transactions",
+                    report.blocks_verified,
+                    report.head + 1,
+                    report.head,
+                    report.txs_replayed
+                );
+                if report.is_ok() {
+                    println!(
+                        "ok: every parent link, tx root and state root matches; state root {}",
+                        report.state_root
+                    );
+                }
+            }
+            if let Some(p) = &report.problem {
+                bail!(
+                    "chain verification FAILED at height {}: {}",
+                    p.height,
+                    p.message
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark
+
+/// Arguments of `deai bench ledger`.
+#[derive(Args, Debug)]
+#[command(
+    about = "Apply and commit blocks of signed transfers; compare with single-core ed25519 verification",
+    long_about = "Build a chain with --accounts funded accounts in a temporary directory, pre-sign \
+--blocks × --txs-per-block transfers, then time admission (parallel batch signature \
+verification), execution, state-root computation and the durable redb commit of every block \
+(pipelined: block k is written while block k+1 executes). Prints the sustained signed-transfer \
+throughput next to the single-core ed25519 verification rate measured in the same run, and their \
+ratio. Build with --release."
+)]
+pub struct BenchLedgerArgs {
+    /// Funded accounts (senders and receivers).
+    #[arg(long, default_value_t = 10_000)]
+    pub accounts: usize,
+    /// Blocks to produce.
+    #[arg(long, default_value_t = 20)]
+    pub blocks: usize,
+    /// Transfers per block.
+    #[arg(long, default_value_t = 5_000)]
+    pub txs_per_block: usize,
+    /// Signatures timed for the single-core verification baseline.
+    #[arg(long, default_value_t = 10_000)]
+    pub baseline_sigs: usize,
+    /// Commit each block before executing the next (no pipelining), for comparison.
+    #[arg(long)]
+    pub sync_commit: bool,
+    /// Directory for the temporary chain (default: the system temp directory).
+    #[arg(long)]
+    pub tmp_dir: Option<PathBuf>,
+}
+
+fn bench_key(i: usize) -> Keypair {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    seed[31] = 0xbe;
+    Keypair::from_seed(seed)
+}
+
+/// Verification rates measured in the same run as the throughput.
+struct VerifyRates {
+    /// Single core: ed25519-dalek `verify` over pre-parsed keys and precomputed digests.
+    raw: f64,
+    /// Single core: the ledger's `SignedTx::verify` (signing hash, key parse, batch equation).
+    signed_tx: f64,
+    /// All threads: the store's cached-key parallel batch verifier.
+    parallel_batch: f64,
+}
+
+fn verify_rates(txs: &[SignedTx]) -> anyhow::Result<VerifyRates> {
+    use ed25519_dalek::{Signature as DalekSig, Verifier, VerifyingKey};
+    let prepared: Vec<(VerifyingKey, DalekSig, [u8; 32])> = txs
+        .iter()
+        .map(|t| {
+            let key = VerifyingKey::from_bytes(&t.signer.0)
+                .map_err(|e| anyhow!("bench key is not a valid point: {e}"))?;
+            Ok((
+                key,
+                DalekSig::from_bytes(&t.signature.0),
+                t.tx.signing_hash().0,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let start = std::time::Instant::now();
+    let mut ok = 0usize;
+    for (key, sig, msg) in &prepared {
+        ok += usize::from(key.verify(msg, sig).is_ok());
+    }
+    let raw = prepared.len() as f64 / start.elapsed().as_secs_f64();
+    let start = std::time::Instant::now();
+    for t in txs {
+        ok += usize::from(t.verify().is_ok());
+    }
+    let signed_tx = txs.len() as f64 / start.elapsed().as_secs_f64();
+    let verifier = deai_store::SigVerifier::default();
+    let start = std::time::Instant::now();
+    ok += verifier.verify(txs).into_iter().filter(|b| *b).count();
+    let parallel_batch = txs.len() as f64 / start.elapsed().as_secs_f64();
+    if ok != 3 * txs.len() {
+        bail!("baseline signatures failed to verify");
+    }
+    Ok(VerifyRates {
+        raw,
+        signed_tx,
+        parallel_batch,
+    })
+}
+
+/// Runs `deai bench ledger`.
+pub fn run_bench(args: BenchLedgerArgs, global: &Global) -> anyhow::Result<()> {
+    use deai_store::CommitMode;
+    use rayon::prelude::*;
+    use std::time::Instant;
+
+    if args.accounts < 2 || args.blocks == 0 || args.txs_per_block == 0 {
+        bail!("need --accounts >= 2, --blocks >= 1 and --txs-per-block >= 1");
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; timings are meaningless (use --release)");
+    }
+    let keys: Vec<Keypair> = (0..args.accounts).into_par_iter().map(bench_key).collect();
+    let chain_id = ChainId::new("deai-bench")?;
+    let genesis = GenesisConfig {
+        chain_id: chain_id.clone(),
+        genesis_time_ms: 0,
+        accounts: keys
+            .iter()
+            .map(|k| (k.account(), Amount(1_000_000_000_000)))
+            .collect(),
+        stakes: Vec::new(),
+        params: Params::default(),
+    };
+    // Pre-sign every block: block b, tx i is sent by account (b*T + i) mod N, which cycles
+    // through all accounts so each sender's nonces stay consecutive across blocks.
+    let total = args.blocks * args.txs_per_block;
+    let n = args.accounts;
+    let blocks: Vec<Vec<SignedTx>> = (0..args.blocks)
+        .map(|b| {
+            (0..args.txs_per_block)
+                .into_par_iter()
+                .map(|i| {
+                    let g = b * args.txs_per_block + i;
+                    let s = g % n;
+                    let r = (s + 1 + g / n) % n;
+                    let r = if r == s { (s + 1) % n } else { r };
+                    keys[s].sign_tx(Tx {
+                        chain_id: chain_id.clone(),
+                        nonce: Nonce((g / n) as u64),
+                        fee: Amount(1),
+                        call: Call::Transfer {
+                            to: keys[r].account(),
+                            amount: Amount(1 + (g % 97) as u128),
+                        },
+                    })
+                })
+                .collect()
+        })
+        .collect();
+
+    // Baseline, same process, same machine state.
+    let baseline: Vec<SignedTx> = blocks
+        .iter()
+        .flatten()
+        .take(args.baseline_sigs.max(1))
+        .cloned()
+        .collect();
+    let rates = verify_rates(&baseline)?;
+    let (raw_rate, tx_verify_rate) = (rates.raw, rates.signed_tx);
+
+    let tmp = match &args.tmp_dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix("deai-bench-ledger")
+            .tempdir_in(d)?,
+        None => tempfile::Builder::new()
+            .prefix("deai-bench-ledger")
+            .tempdir()?,
+    };
+    let config = NodeConfig {
+        mempool: deai_store::MempoolConfig {
+            max_txs: total.max(1),
+            max_per_sender: total.max(1),
+            max_nonce_gap: total as u64,
+        },
+        max_block_txs: args.txs_per_block,
+        commit: if args.sync_commit {
+            CommitMode::Sync
+        } else {
+            CommitMode::Pipelined { depth: 2 }
+        },
+    };
+    let mut chain = EmbeddedChain::init(tmp.path(), &genesis, config)?;
+
+    // Pipeline: while block k executes and block k-1 is written by the committer, the
+    // signatures of block k+1 are verified on the other threads.
+    let verifier = chain.verifier();
+    let mut admit_s = 0.0;
+    let mut produce_s = 0.0;
+    let mut failed = 0usize;
+    let mut included = 0usize;
+    let start = Instant::now();
+    let mut pending = blocks.into_iter();
+    let mut next = pending
+        .next()
+        .map(|txs| deai_store::VerifiedBatch::new(txs, &verifier));
+    let mut b = 0u64;
+    while let Some(batch) = next.take() {
+        b += 1;
+        let t = Instant::now();
+        let rejected = chain
+            .submit_verified(batch)
+            .into_iter()
+            .filter(Result::is_err)
+            .count();
+        admit_s += t.elapsed().as_secs_f64();
+        if rejected > 0 {
+            bail!("{rejected} transactions of block {b} were refused admission");
+        }
+        let t = Instant::now();
+        let upcoming = pending.next();
+        let (produced, verified) = std::thread::scope(|scope| {
+            let verifier = &verifier;
+            let handle = scope
+                .spawn(move || upcoming.map(|txs| deai_store::VerifiedBatch::new(txs, verifier)));
+            let produced = chain.produce_block(b * 1000);
+            (produced, handle.join())
+        });
+        next = verified.map_err(|_| anyhow!("the verification thread panicked"))?;
+        let produced = produced?;
+        produce_s += t.elapsed().as_secs_f64();
+        included += produced.block.txs.len();
+        failed += produced.outcomes.iter().filter(|o| o.is_err()).count();
+    }
+    let t = Instant::now();
+    chain.flush()?;
+    let flush_s = t.elapsed().as_secs_f64();
+    let elapsed = start.elapsed().as_secs_f64();
+    if included != total || failed != 0 {
+        bail!("benchmark chain misbehaved: {included}/{total} included, {failed} failed");
+    }
+    let head = chain.durable_height();
+    drop(chain);
+    let throughput = total as f64 / elapsed;
+    let ratio = throughput / raw_rate;
+    let ratio_tx = throughput / tx_verify_rate;
+    let threads = rayon::current_num_threads();
+    if global.json {
+        print_json(&json!({
+            "accounts": args.accounts, "blocks": args.blocks, "txs_per_block": args.txs_per_block,
+            "commit": if args.sync_commit { "sync" } else { "pipelined" },
+            "threads": threads, "elapsed_s": elapsed, "head": head,
+            "throughput_tx_per_s": throughput,
+            "single_core_ed25519_verify_per_s": raw_rate,
+            "single_core_signed_tx_verify_per_s": tx_verify_rate,
+            "parallel_batch_verify_per_s": rates.parallel_batch,
+            "ratio": ratio, "ratio_vs_signed_tx_verify": ratio_tx,
+            "admission_s": admit_s, "produce_and_verify_next_s": produce_s,
+            "final_flush_s": flush_s,
+        }))?;
+    } else {
+        println!(
+            "ledger/commit/transfers: {} accounts, {} blocks x {} txs, {} commit, {} threads",
+            args.accounts,
+            args.blocks,
+            args.txs_per_block,
+            if args.sync_commit {
+                "sync"
+            } else {
+                "pipelined"
+            },
+            threads
+        );
+        println!(
+            "  signed transfers applied and committed to redb: {throughput:>10.0} tx/s  ({total} txs in {elapsed:.3} s; first verify + admission {admit_s:.3} s, produce || verify next {produce_s:.3} s, final flush {flush_s:.3} s)"
+        );
+        println!("  single-core ed25519 verify (baseline):          {raw_rate:>10.0} sig/s");
+        println!("  single-core SignedTx::verify (hash + verify):   {tx_verify_rate:>10.0} tx/s");
+        println!(
+            "  parallel batch verify, cold key cache ({threads} threads): {:>8.0} sig/s",
+            rates.parallel_batch
+        );
+        println!(
+            "  ratio throughput / single-core ed25519 verify:  {ratio:>10.2}x  (target >= 1.0x)"
+        );
+        println!("  ratio throughput / single-core SignedTx::verify:{ratio_tx:>10.2}x");
+    }
+    Ok(())
+}
