@@ -45,6 +45,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod attacks;
 pub mod error;
 pub mod fast;
 mod params;
