@@ -6,9 +6,9 @@ use rayon::prelude::*;
 
 use crate::error::YumaError;
 use crate::math::{
-    alpha_from_diff, alpha_sigmoid, fixed_proportion_to_u16, inplace_normalize,
-    inplace_normalize_using_sum, is_topk_nonzero, moving_average_from_millionths, safe_div,
-    u16_proportion, weighted_median_sorted, Fx, Recip, ONE, ZERO,
+    alpha_from_diff, alpha_sigmoid, checked_mul, fixed_proportion_to_u16, inplace_normalize,
+    inplace_normalize_using_sum, is_topk_nonzero, moving_average_from_millionths, mul, safe_div,
+    sigmoid_slope, u16_proportion, weighted_median_sorted, Fx, Recip, ONE, ZERO,
 };
 use crate::matrix::UidMatrix;
 
@@ -625,8 +625,8 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                     continue;
                 };
                 for (((a, b), &wv), &cv) in pre.iter_mut().zip(post.iter_mut()).zip(wr).zip(cr) {
-                    *a = a.saturating_add(s.saturating_mul(wv));
-                    *b = b.saturating_add(s.saturating_mul(cv));
+                    *a = a.saturating_add(mul(s, wv));
+                    *b = b.saturating_add(mul(s, cv));
                 }
             }
         });
@@ -647,7 +647,7 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
     } else {
         w.par_iter()
             .zip(clipped.par_iter())
-            .map(|(&a, &c)| a.saturating_add(penalty.saturating_mul(c.saturating_sub(a))))
+            .map(|(&a, &c)| a.saturating_add(mul(penalty, c.saturating_sub(a))))
             .collect()
     };
     let mut bonds = vec![ZERO; r_count * n];
@@ -678,8 +678,9 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
         let use_liquid = p.liquid_alpha && consensus.iter().any(|&c| c != ZERO);
         if use_liquid {
             let (low, high, steep) = (p.alpha_low, p.alpha_high, p.alpha_sigmoid_steepness);
+            let slope = sigmoid_slope(steep);
             // Alpha at a zero distance is by far the most common value: compute it once.
-            let alpha_zero = alpha_from_diff(ZERO, low, high, steep);
+            let alpha_zero = alpha_from_diff(ZERO, low, high, slope);
             let mut alphas = vec![ZERO; r_count * n];
             let mut e = vec![ZERO; r_count * n];
             alphas
@@ -697,11 +698,11 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                         let a = if diff == ZERO {
                             alpha_zero
                         } else {
-                            alpha_from_diff(diff, low, high, steep)
+                            alpha_from_diff(diff, low, high, slope)
                         };
                         a_row[j] = a;
-                        let decayed = ONE.saturating_sub(a).saturating_mul(bv);
-                        let inc = a.saturating_mul(wv).max(ZERO);
+                        let decayed = mul(ONE.saturating_sub(a), bv);
+                        let inc = mul(a, wv).max(ZERO);
                         e_row[j] = decayed.saturating_add(inc).min(ONE);
                     }
                 });
@@ -718,11 +719,7 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
             ema = wfb
                 .par_iter()
                 .zip(bonds.par_iter())
-                .map(|(&nw, &o)| {
-                    ema_alpha
-                        .saturating_mul(nw)
-                        .saturating_add(one_minus_alpha.saturating_mul(o))
-                })
+                .map(|(&nw, &o)| mul(ema_alpha, nw).saturating_add(mul(one_minus_alpha, o)))
                 .collect();
         }
         let mut ema_norm = ema.clone();
@@ -736,8 +733,8 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                 let total = row
                     .iter()
                     .zip(&incentive)
-                    .fold(ZERO, |a, (&b, &i)| a.saturating_add(b.saturating_mul(i)));
-                *d = total.checked_mul(s).unwrap_or(ZERO);
+                    .fold(ZERO, |a, (&b, &i)| a.saturating_add(mul(b, i)));
+                *d = checked_mul(total, s).unwrap_or(ZERO);
             });
         bonds_out = ema.clone();
     } else {
@@ -750,18 +747,18 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
             .zip(row_stake.par_iter())
             .for_each(|((d_row, w_row), &s)| {
                 for (d, &v) in d_row.iter_mut().zip(w_row) {
-                    *d = v.saturating_mul(s);
+                    *d = mul(v, s);
                 }
             });
         col_normalize(&mut delta, n);
         // EMA into the bonds buffer, column-normalized.
         bonds
-            .par_iter_mut()
-            .zip(delta.par_iter())
-            .for_each(|(o, &d)| {
-                *o = ema_alpha
-                    .saturating_mul(d)
-                    .saturating_add(one_minus_alpha.saturating_mul(*o));
+            .par_chunks_mut(width)
+            .zip(delta.par_chunks(width))
+            .for_each(|(o_row, d_row)| {
+                for (o, &d) in o_row.iter_mut().zip(d_row) {
+                    *o = mul(ema_alpha, d).saturating_add(mul(one_minus_alpha, *o));
+                }
             });
         col_normalize(&mut bonds, n);
         // d_i = Σ_j ema_ij · incentive_j
@@ -772,7 +769,7 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                 *d = row
                     .iter()
                     .zip(&incentive)
-                    .fold(ZERO, |a, (&b, &i)| a.saturating_add(i.saturating_mul(b)));
+                    .fold(ZERO, |a, (&b, &i)| a.saturating_add(mul(i, b)));
             });
         // Column max-upscale for storage.
         let maxes = col_fold(&bonds, n, ZERO, |m, v| if m < v { v } else { m });

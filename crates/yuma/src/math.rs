@@ -25,6 +25,25 @@ pub const ONE: Fx = Fx::ONE;
 /// `u16::MAX` as a fixed-point number.
 pub const U16_MAX: Fx = Fx::const_from_int(65535);
 
+/// `a · b` saturating, rounded toward −∞: the same bits as `I32F32::saturating_mul` (and
+/// subtensor's), from one 64×64→128-bit product instead of the generic widening path.
+#[inline]
+pub fn mul(a: Fx, b: Fx) -> Fx {
+    let p = (i128::from(a.to_bits()) * i128::from(b.to_bits())) >> 32;
+    match i64::try_from(p) {
+        Ok(bits) => Fx::from_bits(bits),
+        Err(_) if p < 0 => Fx::MIN,
+        Err(_) => Fx::MAX,
+    }
+}
+
+/// `a · b` rounded toward −∞, `None` on overflow (`I32F32::checked_mul`).
+#[inline]
+pub fn checked_mul(a: Fx, b: Fx) -> Option<Fx> {
+    let p = (i128::from(a.to_bits()) * i128::from(b.to_bits())) >> 32;
+    i64::try_from(p).ok().map(Fx::from_bits)
+}
+
 /// `a / b`, 0 when `b == 0` or the quotient overflows (subtensor's `safe_div`).
 #[inline]
 pub fn safe_div(a: Fx, b: Fx) -> Fx {
@@ -340,7 +359,7 @@ pub fn exp(x: Fx) -> Option<Fx> {
     let mut result = operand.checked_add(ONE)?;
     let mut term = operand;
     for i in 2..32i64 {
-        term = term.checked_mul(operand)?;
+        term = checked_mul(term, operand)?;
         // Division by the integer i: (t·2^32)/(i·2^32) truncates exactly like t/i on the bits.
         term = Fx::from_bits(div_small(term.to_bits(), i));
         result = result.checked_add(term)?;
@@ -418,17 +437,21 @@ pub fn alpha_sigmoid(
     let diff_buy = weight.saturating_sub(consensus).min(ONE).max(ZERO);
     let diff_sell = bond.saturating_sub(weight).min(ONE).max(ZERO);
     let combined = if weight >= bond { diff_buy } else { diff_sell };
-    alpha_from_diff(combined, alpha_low, alpha_high, steepness)
+    alpha_from_diff(combined, alpha_low, alpha_high, sigmoid_slope(steepness))
 }
 
-/// The sigmoid part of [`alpha_sigmoid`] for a given combined distance.
-pub(crate) fn alpha_from_diff(combined: Fx, alpha_low: Fx, alpha_high: Fx, steepness: Fx) -> Fx {
+/// `steepness / −100`, the slope of the liquid-alpha sigmoid (computed once per epoch).
+pub(crate) fn sigmoid_slope(steepness: Fx) -> Fx {
+    saturating_div(steepness, Fx::from_num(-100))
+}
+
+/// The sigmoid part of [`alpha_sigmoid`] for a given combined distance; `slope` is
+/// [`sigmoid_slope`] of the steepness.
+pub(crate) fn alpha_from_diff(combined: Fx, alpha_low: Fx, alpha_high: Fx, slope: Fx) -> Fx {
     let half = Fx::from_bits(1 << 31);
-    let exponent =
-        saturating_div(steepness, Fx::from_num(-100)).saturating_mul(combined.saturating_sub(half));
+    let exponent = mul(slope, combined.saturating_sub(half));
     let sigmoid = saturating_div(ONE, ONE.saturating_add(exp_safe(exponent)));
-    let alpha =
-        alpha_low.saturating_add(sigmoid.saturating_mul(alpha_high.saturating_sub(alpha_low)));
+    let alpha = alpha_low.saturating_add(mul(sigmoid, alpha_high.saturating_sub(alpha_low)));
     // clamp_value(alpha, low, high) = alpha.min(high).max(low)
     alpha.min(alpha_high).max(alpha_low)
 }
@@ -523,6 +546,31 @@ mod tests {
             );
         }
         assert_eq!(exp_safe(f(-1000.0)), exp_safe(f(-20.0)));
+    }
+
+    #[test]
+    fn mul_matches_saturating_mul() {
+        let values = [
+            0i64,
+            1,
+            -1,
+            3,
+            -3,
+            1 << 31,
+            1 << 32,
+            -(1 << 32),
+            1 << 40,
+            -(1 << 45),
+            i64::MAX,
+            i64::MIN,
+        ];
+        for &a in &values {
+            for &b in &values {
+                let (a, b) = (Fx::from_bits(a), Fx::from_bits(b));
+                assert_eq!(mul(a, b), a.saturating_mul(b), "{a:?} * {b:?}");
+                assert_eq!(checked_mul(a, b), a.checked_mul(b), "{a:?} * {b:?}");
+            }
+        }
     }
 
     #[test]
