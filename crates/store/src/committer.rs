@@ -86,7 +86,10 @@ impl Committer {
                             progress.durable = height;
                             progress.committed.push(height);
                         }
-                        Err(err) => progress.failure = Some(err.to_string()),
+                        Err(err) => {
+                            tracing::error!(height, error = %err, "background commit failed");
+                            progress.failure = Some(err.to_string());
+                        }
                     }
                     let failed = progress.failure.is_some();
                     drop(progress);

@@ -127,6 +127,12 @@ impl EmbeddedChain {
                 actual: root.to_string(),
             });
         }
+        tracing::info!(
+            height = head.height.0,
+            state_root = %head.state_root,
+            "opened chain at {}",
+            store.path().display()
+        );
         let store = Arc::new(store);
         let committer = match config.commit {
             CommitMode::Sync => None,
@@ -235,12 +241,20 @@ impl EmbeddedChain {
             Some(c) => c.submit(Arc::clone(&block), state_bytes),
         };
         if let Err(err) = committed {
+            tracing::error!(height = block.header.height.0, error = %err, "block commit failed");
             // Return to what the disk holds, so memory never runs ahead of a failed commit.
             self.state = self.store.state()?;
             self.head = self.store.head()?;
             return Err(err.into());
         }
         self.head = block.header.clone();
+        tracing::debug!(
+            height = self.head.height.0,
+            txs = block.txs.len(),
+            failed = outcomes.iter().filter(|o| o.is_err()).count(),
+            mempool = self.mempool.len(),
+            "produced block"
+        );
         Ok(ProducedBlock { block, outcomes })
     }
 }
