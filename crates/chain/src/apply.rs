@@ -747,6 +747,29 @@ fn slash(
     let fraction = rw.s.params.slash_fraction(kind);
     let funds = slash_stake(rw, offender, fraction)?;
     let amount = funds.amount();
+    let has_pool = rw.s.tasks.contains_key(&task);
+    if kind == OffenceKind::BadRound && has_pool {
+        // Proposer/voter rounds: `pv_slash_to_pool` back to the pool, the rest to the reporter.
+        let to_pool =
+            rw.s.params
+                .pv_slash_to_pool
+                .mul_amount(amount)
+                .ok_or_else(|| TxError::overflow("pool share"))?;
+        let (pool_funds, reporter_funds) = funds.split(to_pool).map_err(|(_, e)| e)?;
+        let to_reporter = reporter_funds.amount();
+        rw.put_escrow(task, pool_funds)?;
+        rw.pay(reporter, reporter_funds)?;
+        ev.push(Event::Slashed {
+            evidence,
+            offender,
+            reporter,
+            amount,
+            to_reporter,
+            to_pool,
+            burned: Amount::ZERO,
+        });
+        return Ok(());
+    }
     let to_reporter =
         rw.s.params
             .slash_reporter_share
@@ -756,7 +779,7 @@ fn slash(
     rw.pay(reporter, reporter_funds)?;
     let rest_amount = rest.amount();
     let (to_pool, burned) = match rw.s.params.slash_destination {
-        SlashDestination::TaskPool if rw.s.tasks.contains_key(&task) => {
+        SlashDestination::TaskPool if has_pool => {
             rw.put_escrow(task, rest)?;
             (rest_amount, Amount::ZERO)
         }

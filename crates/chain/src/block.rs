@@ -1,7 +1,8 @@
 //! Blocks: context, begin/end hooks, production and verification.
 //!
 //! # Block execution
-//! 1. `begin_block`: the tip becomes `(height, timestamp, parent_hash)` of the new block.
+//! 1. `begin_block`: the tip becomes `(height, timestamp, parent_hash)` of the new block, and
+//!    the roles of proposer/voter rounds starting at this height are drawn ([`crate::pv`]).
 //! 2. Each transaction in order: admission (chain id, signature, nonce, fee), fee and nonce,
 //!    then the call, atomically (see [`crate::apply`]).
 //! 3. `end_block`: governance tallies and executions due at this height, then, task by task,
@@ -20,13 +21,14 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use deai_types::{
-    tx_root, verify_batch, Block, Epoch, Hash32, Header, Height, Mechanism, SignedTx, TaskId,
+    tx_root, verify_batch, Block, Epoch, Hash32, Header, Height, Mechanism, Round, SignedTx, TaskId,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{apply_in, governance_end_block};
-use crate::epoch::{epoch_due, process_epoch};
+use crate::epoch::{epoch_due, process_epoch, round_ending_at};
 use crate::error::{BlockError, TxError};
+use crate::pv::{draw_due, round_starting_at, settle_round};
 use crate::receipt::{Event, TxOutcome};
 use crate::state::{Journal, Rw, State, Tip};
 
@@ -65,13 +67,23 @@ pub fn genesis_header(state: &State) -> Header {
     }
 }
 
-/// Start a block.
-pub(crate) fn begin_block(rw: &mut Rw<'_>, ctx: &BlockCtx) {
+/// Start a block: the tip moves, then the roles of every proposer/voter round starting at this
+/// height are drawn ([`crate::pv`]), so the block's transactions already see them.
+pub(crate) fn begin_block(rw: &mut Rw<'_>, ctx: &BlockCtx) -> Vec<Event> {
     rw.set_tip(Tip {
         height: ctx.height,
         timestamp_ms: ctx.timestamp_ms,
         parent_hash: ctx.parent_hash,
     });
+    let due: Vec<(TaskId, Round)> =
+        rw.s.tasks
+            .iter()
+            .filter(|(_, t)| t.spec.mechanism == Mechanism::ProposerVoter)
+            .filter_map(|(id, t)| round_starting_at(t, ctx.height).map(|r| (*id, r)))
+            .collect();
+    due.into_iter()
+        .map(|(task, round)| draw_due(rw, task, round, ctx.parent_hash))
+        .collect()
 }
 
 /// Finish a block: governance, then the tasks' epoch (Yuma) and round (proposer/voter)
@@ -87,18 +99,30 @@ pub(crate) fn end_block(rw: &mut Rw<'_>, ctx: &BlockCtx) -> Vec<Event> {
             Vec::new()
         }
     };
-    let due: Vec<(TaskId, Epoch)> =
+    enum Due {
+        Epoch(Epoch),
+        Round(Round),
+    }
+    let due: Vec<(TaskId, Due)> =
         rw.s.tasks
             .iter()
-            .filter(|(_, t)| t.spec.mechanism == Mechanism::Yuma)
-            .filter_map(|(id, t)| epoch_due(t, ctx.height).map(|e| (*id, e)))
+            .filter_map(|(id, t)| match t.spec.mechanism {
+                Mechanism::Yuma => epoch_due(t, ctx.height).map(|e| (*id, Due::Epoch(e))),
+                Mechanism::ProposerVoter => {
+                    round_ending_at(t, ctx.height).map(|r| (*id, Due::Round(r)))
+                }
+            })
             .collect();
-    for (task, epoch) in due {
+    for (task, due) in due {
         let mark = rw.j.mark();
-        match process_epoch(rw, task, epoch, ctx.height) {
+        let out = match due {
+            Due::Epoch(epoch) => process_epoch(rw, task, epoch, ctx.height),
+            Due::Round(round) => settle_round(rw, task, round, ctx.height),
+        };
+        match out {
             Ok(ev) => events.extend(ev),
-            // Only reachable on arithmetic overflow: the epoch is skipped as a whole and its
-            // payout stays in the escrow.
+            // Only reachable on arithmetic overflow: the epoch or round is skipped as a whole
+            // and its reward stays in the escrow.
             Err(_) => rw.j.rollback(rw.s, mark),
         }
     }
@@ -107,7 +131,8 @@ pub(crate) fn end_block(rw: &mut Rw<'_>, ctx: &BlockCtx) -> Vec<Event> {
 
 /// Execute a block's transactions on `state` with the given signature results
 /// (`sig_ok[i]` for `txs[i]`; missing entries count as unverified and are checked here).
-/// Returns one outcome per transaction (rejections included) and the end-of-block events.
+/// Returns one outcome per transaction (rejections included) and the begin- and end-of-block
+/// events (role draws, governance, epochs and rounds).
 pub fn execute_block(
     state: &mut State,
     ctx: &BlockCtx,
@@ -125,7 +150,7 @@ fn execute_in(
     txs: &[SignedTx],
     sig_ok: &[bool],
 ) -> (Vec<TxOutcome>, Vec<Event>) {
-    begin_block(rw, ctx);
+    let mut events = begin_block(rw, ctx);
     let outcomes = txs
         .iter()
         .enumerate()
@@ -136,7 +161,7 @@ fn execute_in(
             apply_in(rw, tx, ctx, sig_ok.get(i) == Some(&true))
         })
         .collect();
-    let events = end_block(rw, ctx);
+    events.extend(end_block(rw, ctx));
     (outcomes, events)
 }
 
@@ -175,7 +200,7 @@ fn build_with(
     let ctx = BlockCtx::child_of(parent, timestamp_ms.max(state.tip.timestamp_ms));
     let mut j = Journal::default();
     let mut rw = Rw::new(state, &mut j);
-    begin_block(&mut rw, &ctx);
+    let _ = begin_block(&mut rw, &ctx);
     let mut included = Vec::with_capacity(txs.len());
     let mut outcomes = Vec::with_capacity(txs.len());
     for (i, tx) in txs.into_iter().enumerate() {

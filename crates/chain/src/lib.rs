@@ -54,7 +54,9 @@
 //!   evidence slashes once. The offender loses `slash_fraction(kind)` of every bonded stake on
 //!   its hotkey (its delegators' included) and of its own unbonding; `slash_reporter_share` of
 //!   that goes to the reporter, the rest is burned or added to the task's escrow
-//!   (`slash_destination`).
+//!   (`slash_destination`). A `BadRound` offence (proposer/voter rounds) is split differently:
+//!   `pv_slash_to_pool` of the slashed stake returns to the task's escrow, the rest goes to the
+//!   reporter.
 //! - **GovPropose** `{change}`: a staker proposes one typed parameter change (it must validate).
 //!   **GovVote** `{proposal, approve}`: a staker votes once while voting is open (through
 //!   `voting_end`, inclusive). At the end of block `voting_end` the votes are weighed by each
@@ -65,7 +67,9 @@
 //! # Epochs and rounds
 //! At the end of the last block of each epoch of a Yuma task, the ledger runs Yuma over stake and
 //! revealed weights and pays the epoch's share of the escrow by incentive and dividends
-//! ([`epoch`]).
+//! ([`epoch`]). Tasks of the proposer/voter mechanism instead draw random proposers and voters at
+//! the start of each round and settle each round at its end by the stake-weighted vote
+//! ([`pv`]).
 //!
 //! # Supply
 //! `Σ balances + staked + unbonding + escrowed == total_issuance == genesis + minted − burned`
@@ -87,6 +91,7 @@ pub mod apply;
 pub mod block;
 pub mod epoch;
 pub mod error;
+pub mod pv;
 pub mod receipt;
 pub mod rewards;
 pub mod state;
@@ -97,6 +102,7 @@ pub use block::{
     genesis_header, BlockCtx,
 };
 pub use error::{BlockError, ChainError, EvidenceError, Phase, TxError};
+pub use pv::{draw_roles, draw_seed};
 pub use receipt::{Event, Receipt, TxOutcome};
 pub use rewards::{distribute_reward, slash_stake, Funds, RewardSplit};
 pub use state::{

@@ -895,11 +895,9 @@ impl<'a> Rw<'a> {
         let v = if n == 0 { None } else { Some(n) };
         self.put(|s| &mut s.low_trust_streaks, (task, uid), v);
     }
-    #[allow(dead_code)] // used by proposer/voter rounds
     pub(crate) fn set_pv_roles(&mut self, task: TaskId, round: Round, r: Option<PvRoles>) {
         self.put(|s| &mut s.pv_roles, (task, round), r);
     }
-    #[allow(dead_code)] // used by proposer/voter rounds
     pub(crate) fn set_pv_round(&mut self, task: TaskId, round: Round, r: Option<PvRoundRecord>) {
         self.put(|s| &mut s.pv_rounds, (task, round), r);
     }

@@ -864,6 +864,36 @@ fn cases() -> Vec<(&'static str, Setup)> {
                 },
             )
         }),
+        ("vote preimage that does not decode", |env| {
+            let task = pv_task(env);
+            // Four participants registered before round 0 (at 4); three are drawn proposers.
+            let calls = (1..=4)
+                .map(|i| {
+                    (
+                        i,
+                        Call::Register {
+                            task,
+                            role: Role::Miner,
+                        },
+                    )
+                })
+                .collect();
+            env.multi(calls);
+            env.goto(12);
+            let roles = env.state.pv_roles(task, Round(0)).cloned().unwrap();
+            assert_eq!((roles.proposers.len(), roles.voters.len()), (3, 1));
+            let voter = roles.voters[0].0 as usize + 1;
+            let pre = b"not a vote".to_vec();
+            commit(env, task, 0, CommitKind::Vote, voter, &pre);
+            let key = key(env, task, 0, CommitKind::Vote, voter);
+            (
+                env.sign(voter, reveal_call(task, 0, CommitKind::Vote, &pre)),
+                TxError::MalformedPreimage {
+                    key,
+                    expected: "VotePreimage".into(),
+                },
+            )
+        }),
         ("weight on an unassigned uid", |env| {
             let task = std_task(env);
             reg_as(env, task, 1, Role::Validator);

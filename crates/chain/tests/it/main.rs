@@ -8,4 +8,5 @@ mod epochs;
 mod errors;
 mod flows;
 mod props;
+mod pv;
 mod slashing;

@@ -232,6 +232,7 @@ fn prelude() -> Vec<Op> {
     vec![
         Op::Block(vec![
             (0, Call::ProposeTask(spec()), 0, FEE),
+            (4, Call::ProposeTask(pv_spec()), 0, FEE),
             (
                 1,
                 Call::Stake {
@@ -287,6 +288,24 @@ fn prelude() -> Vec<Op> {
                 FEE,
             ),
             (
+                4,
+                Call::Register {
+                    task: TaskId(1),
+                    role: Role::Miner,
+                },
+                0,
+                FEE,
+            ),
+            (
+                2,
+                Call::Register {
+                    task: TaskId(1),
+                    role: Role::Validator,
+                },
+                0,
+                FEE,
+            ),
+            (
                 1,
                 Call::GovPropose {
                     change: ParamChange::UnbondingBlocks(1),
@@ -315,6 +334,29 @@ fn prelude() -> Vec<Op> {
         Op::Block(vec![(2, commit_zero(CommitKind::Weights), 0, FEE)]),
         Op::Block(vec![(2, reveal_canonical(CommitKind::Weights), 0, FEE)]),
     ]
+}
+
+/// Task 1: proposer/voter rounds of 4 blocks from height 3 (Update commit [0,1) reveal [1,2),
+/// Vote commit [2,3) reveal [3,4)), 6 rounds.
+fn pv_spec() -> TaskSpec {
+    let mut s = spec();
+    s.mechanism = Mechanism::ProposerVoter;
+    s.start_delay = 2;
+    s.round_blocks = 4;
+    s.rounds = 6;
+    s.windows = vec![
+        PhaseWindow {
+            kind: CommitKind::Update,
+            commit: Window { start: 0, end: 1 },
+            reveal: Window { start: 1, end: 2 },
+        },
+        PhaseWindow {
+            kind: CommitKind::Vote,
+            commit: Window { start: 2, end: 3 },
+            reveal: Window { start: 3, end: 4 },
+        },
+    ];
+    s
 }
 
 fn commit_zero(kind: CommitKind) -> Call {
@@ -449,4 +491,8 @@ fn the_prelude_plays_a_paying_epoch() {
     assert_eq!(r.weights_revealed, vec![false, true, false]);
     assert!(!r.miner_paid[0].is_zero() && !r.miner_paid[2].is_zero());
     assert!(!r.validator_paid[1].is_zero());
+    // Task 1 (proposer/voter) drew roles among its two participants and settled its rounds.
+    let roles = run.state.pv_roles(TaskId(1), Round(0)).unwrap();
+    assert_eq!(roles.proposers.len() + roles.voters.len(), 2);
+    assert!(run.state.pv_round(TaskId(1), Round(1)).is_some());
 }
