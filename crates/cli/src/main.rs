@@ -31,6 +31,11 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the default scenario: an MNIST task, honest and adversarial miners and validators,
+    /// Yuma rewards and slashing on the embedded chain; print a summary, write a report.
+    Demo(cmd::sim::DemoArgs),
+    /// Run a scenario file (TOML) on the embedded chain and write its report.
+    Run(cmd::sim::RunArgs),
     /// Create a new chain: genesis with funded development accounts and their keys.
     Init(cmd::ledger::InitArgs),
     /// Create, show and list named signing keys (stored under <data-dir>/keys).
@@ -66,6 +71,8 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(args) => cmd::sim::demo(args, &cli.global),
+        Command::Run(args) => cmd::sim::run(args, &cli.global),
         Command::Init(args) => cmd::ledger::run_init(args, &cli.global),
         Command::Keys(cmd) => cmd::ledger::run_keys(cmd, &cli.global),
         Command::Tx(args) => cmd::ledger::run_tx(args, &cli.global),

@@ -5,5 +5,6 @@ pub mod bench;
 pub mod concentration;
 pub mod ledger;
 pub mod metrics;
+pub mod sim;
 pub mod train;
 pub mod yuma;

@@ -1,0 +1,191 @@
+//! `deai demo` and `deai run`: seeded scenarios over the embedded chain, with a report folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use deai_sim::report::{self, Provenance};
+use deai_sim::{RunOptions, RunReport, Scenario, Sim};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Global;
+
+/// Arguments of `deai demo`.
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Run the default scenario on the embedded chain: a proposer posts an MNIST task \
+with a reward; 10 miners (2 free-riders, 1 label-flipper) train on Dirichlet(0.5) shards; 4 validators \
+(1 lazy, 1 colluding with a free-rider) score the revealed updates and commit-reveal weights; Yuma \
+consensus pays miners by incentive and validators by dividends for 20 rounds. Then the same scenario \
+with every actor honest, for reference. Prints a summary and writes a report folder (report.md, \
+summary.json, rounds.csv, accuracy.png, rewards.png)."
+)]
+pub struct DemoArgs {
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Rounds to run.
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// Report folder (default: <data-dir>/reports/demo-seed<SEED>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Skip the all-honest reference run.
+    #[arg(long)]
+    pub no_reference: bool,
+}
+
+/// Arguments of `deai run`.
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Run a scenario file (TOML; schema in the deai-sim scenario module docs and \
+examples in scenarios/). Unknown keys and invalid values are errors that name the key."
+)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Report folder (default: <data-dir>/reports/<name>-seed<SEED>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also run the all-honest version of the scenario for reference.
+    #[arg(long)]
+    pub reference: bool,
+}
+
+/// Runs `deai demo`.
+pub fn demo(args: DemoArgs, global: &Global) -> anyhow::Result<()> {
+    let mut s = Scenario::demo();
+    s.seed = args.seed;
+    if let Some(r) = args.rounds {
+        s.rounds = r;
+    }
+    run_scenario(&s, args.out, !args.no_reference, global)
+}
+
+/// Runs `deai run`.
+pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
+    let mut s = Scenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    run_scenario(&s, args.out, args.reference, global)
+}
+
+fn run_one(s: &Scenario, dir: &Path, label: &str) -> anyhow::Result<RunReport> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot clear the previous run in {}", dir.display()))?;
+    }
+    let sim = Sim::new(
+        s,
+        &RunOptions {
+            dir: dir.to_path_buf(),
+        },
+    )
+    .with_context(|| format!("cannot set up scenario `{}`", s.name))?;
+    let bar = ProgressBar::new(s.rounds);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} rounds {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    let report = sim.run(|r| {
+        bar.set_message(format!("accuracy {:.4}", r.accuracy));
+        bar.inc(1);
+    })?;
+    bar.finish();
+    Ok(report)
+}
+
+fn git_revision() -> String {
+    std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn run_scenario(
+    s: &Scenario,
+    out: Option<PathBuf>,
+    reference: bool,
+    global: &Global,
+) -> anyhow::Result<()> {
+    let tag = format!("{}-seed{}", s.name, s.seed);
+    let runs = global.data_dir.join("runs");
+    let started = std::time::Instant::now();
+    let main = run_one(s, &runs.join(&tag), &s.name)?;
+    let honest = if reference {
+        let h = s.all_honest();
+        Some(run_one(
+            &h,
+            &runs.join(format!("{tag}-all-honest")),
+            "all honest",
+        )?)
+    } else {
+        None
+    };
+    let out = out.unwrap_or_else(|| global.data_dir.join("reports").join(&tag));
+    let provenance = Provenance {
+        git_revision: git_revision(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let summary = report::write(&out, &main, honest.as_ref(), provenance)?;
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    println!();
+    println!("{}", report::actors_table(&main).to_markdown());
+    println!("round  accuracy  contributors");
+    for r in &main.rounds {
+        println!(
+            "{:>5}  {:>8.4}  {}",
+            r.round,
+            r.accuracy,
+            r.contributors.len()
+        );
+    }
+    println!();
+    println!("final test accuracy      {:.4}", summary.final_accuracy);
+    if let Some(h) = summary.all_honest_accuracy {
+        println!(
+            "all-honest reference     {h:.4}  (difference {:+.4})",
+            summary.final_accuracy - h
+        );
+    }
+    println!(
+        "honest miners' share     {:.2}% of miner rewards",
+        100.0 * summary.honest_miner_share
+    );
+    println!("slashes                  {}", summary.slashes);
+    for sl in &main.slashes {
+        println!(
+            "  round {:>3}: {} lost {} ({})",
+            sl.round, main.actors[sl.actor].name, sl.amount, sl.offence
+        );
+    }
+    println!(
+        "state root               {} at height {}",
+        summary.state_root, summary.height
+    );
+    println!(
+        "chain                    {} (deai chain verify --data-dir …)",
+        runs.join(&tag).display()
+    );
+    println!(
+        "report                   {}",
+        out.join("report.md").display()
+    );
+    println!(
+        "took                     {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,1005 @@
+//! The run loop: actors act, the embedded chain orders and judges, the report records.
+//!
+//! # One round of a Yuma task, block by block
+//! Rounds are [`ROUND_BLOCKS`] blocks long; each block has a role:
+//!
+//! | offset | what the block carries |
+//! |---|---|
+//! | 0 | miners' `Commit(Update)`; the previous round's `RecordModel`; slash evidence |
+//! | 1 | miners' `Reveal(Update)` — blob address, length and salt; the blobs are put in the blob store |
+//! | 2 | validators' `Commit(Weights)` after scoring the revealed updates off-chain |
+//! | 3 | validators' `Reveal(Weights)`; at the end of this block the ledger runs the epoch |
+//!
+//! After the epoch the aggregator (the task proposer) applies the task's rule, in canonical
+//! mode, to the updates of the miners the epoch rewarded (incentive > 0), hashes the new global
+//! model and records it in the next round's first block with the list of contributing updates,
+//! so anyone can re-derive it from the blobs. A watchdog (the proposer too) submits slash
+//! evidence for every commitment whose reveal window closed without a reveal.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use deai_aggregation::Aggregator;
+use deai_chain::GenesisConfig;
+use deai_ml::{LocalCfg, ModelKind};
+use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_types::{
+    commitment_hash, AccountId, Amount, Call, ChainId, CommitKey, CommitKind, Epoch, Evidence,
+    Fixed, Hash32, Keypair, Mechanism, PhaseWindow, Role, Round, SignedTx, TaskId, TaskSpec, Tx,
+    Uid, UpdatePreimage, WeightsPreimage, Window,
+};
+use serde::Serialize;
+
+use crate::actors::{
+    Candidate, ColludingValidator, CopyFreeRider, HonestMiner, HonestValidator, LabelFlipper,
+    LazyValidator, Miner, MinerView, NoiseFreeRider, SilentMiner, SilentValidator, Validator,
+    ValidatorView,
+};
+use crate::data::RunData;
+use crate::scenario::{FreeRideMode, MinerKind, ValidatorKind};
+use crate::{Scenario, SimError};
+
+/// Blocks per round (see the module docs).
+pub const ROUND_BLOCKS: u64 = 4;
+/// Milliseconds between blocks (block timestamps are inputs, not the clock).
+pub const BLOCK_MS: u64 = 1_000;
+/// Fee paid by every transaction of the simulation.
+const FEE: u128 = 1;
+
+/// Options of a run that are not part of the scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Folder for the chain database and blobs (created; must not hold a chain yet).
+    pub dir: PathBuf,
+}
+
+/// One actor as the report lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorInfo {
+    /// `miner-3`, `validator-1`, …
+    pub name: String,
+    /// Miner or validator.
+    pub role: Role,
+    /// Behaviour (`honest`, `lazy`, `label_flipper`, …).
+    pub kind: String,
+    /// Whether it follows the protocol.
+    pub honest: bool,
+    /// Its account.
+    pub account: AccountId,
+    /// Its UID on the task.
+    pub uid: u16,
+}
+
+/// What happened in one round.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundRecord {
+    /// Round number.
+    pub round: u64,
+    /// Test accuracy of the global model after the round.
+    pub accuracy: f32,
+    /// Test loss of the global model after the round.
+    pub loss: f32,
+    /// Reward paid to each actor this round (actor order).
+    pub rewards: Vec<u128>,
+    /// Incentive of each actor (miners; 0 for validators) as a float for the report.
+    pub incentive: Vec<f64>,
+    /// Dividends of each actor (validators; 0 for miners).
+    pub dividends: Vec<f64>,
+    /// Miners whose updates went into the global model.
+    pub contributors: Vec<usize>,
+    /// Updates rejected off-chain (bad blob) with the reason: (actor, reason).
+    pub rejected: Vec<(usize, String)>,
+    /// Blake3 of the new global model.
+    pub model_hash: Hash32,
+    /// State root after the round's last block.
+    pub state_root: Hash32,
+    /// Wall-clock seconds of the round (not part of any hash).
+    pub seconds: f64,
+}
+
+/// A slash that landed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlashRecord {
+    /// Round in which the evidence was submitted.
+    pub round: u64,
+    /// The offender (actor index).
+    pub actor: usize,
+    /// What it did.
+    pub offence: String,
+    /// Stake it lost.
+    pub amount: u128,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The scenario that ran.
+    pub scenario: Scenario,
+    /// The actors, miners first.
+    pub actors: Vec<ActorInfo>,
+    /// Per-round records.
+    pub rounds: Vec<RoundRecord>,
+    /// Slashes applied.
+    pub slashes: Vec<SlashRecord>,
+    /// Final state root.
+    pub state_root: Hash32,
+    /// Chain height at the end.
+    pub height: u64,
+}
+
+impl RunReport {
+    /// Total reward of each actor over the run.
+    pub fn total_rewards(&self) -> Vec<u128> {
+        let mut t = vec![0u128; self.actors.len()];
+        for r in &self.rounds {
+            for (a, &x) in t.iter_mut().zip(&r.rewards) {
+                *a = a.saturating_add(x);
+            }
+        }
+        t
+    }
+
+    /// Share of all miner rewards earned by honest miners (1 when miners earned nothing).
+    pub fn honest_miner_share(&self) -> f64 {
+        let totals = self.total_rewards();
+        let (mut honest, mut all) = (0u128, 0u128);
+        for (a, &t) in self.actors.iter().zip(&totals) {
+            if a.role == Role::Miner {
+                all += t;
+                if a.honest {
+                    honest += t;
+                }
+            }
+        }
+        if all == 0 {
+            1.0
+        } else {
+            honest as f64 / all as f64
+        }
+    }
+
+    /// Test accuracy after the last round.
+    pub fn final_accuracy(&self) -> f32 {
+        self.rounds.last().map_or(0.0, |r| r.accuracy)
+    }
+}
+
+fn key_for(seed: u64, index: u64) -> Keypair {
+    let h = blake3::hash(
+        &[
+            b"deai/sim/key".as_slice(),
+            &seed.to_le_bytes(),
+            &index.to_le_bytes(),
+        ]
+        .concat(),
+    );
+    Keypair::from_seed(*h.as_bytes())
+}
+
+fn salt_for(seed: u64, round: u64, actor: usize, kind: u8) -> [u8; 32] {
+    let bytes = [
+        b"deai/sim/salt".as_slice(),
+        &seed.to_le_bytes(),
+        &round.to_le_bytes(),
+        &(actor as u64).to_le_bytes(),
+        &[kind],
+    ]
+    .concat();
+    *blake3::hash(&bytes).as_bytes()
+}
+
+/// Little-endian bytes of an f32 vector: the wire and blob format of updates and models.
+pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Parses an update blob, rejecting a wrong length or a non-finite value.
+pub fn parse_update(bytes: &[u8], expected_len: usize) -> Result<Vec<f32>, String> {
+    if bytes.len() != expected_len * 4 {
+        return Err(format!(
+            "blob holds {} bytes, the model needs {} f32 values ({} bytes)",
+            bytes.len(),
+            expected_len,
+            expected_len * 4
+        ));
+    }
+    let v: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(format!("value {i} is not finite"));
+    }
+    Ok(v)
+}
+
+/// Applies `step` to `global` in fixed order: the canonical model update.
+pub fn apply_step(global: &[f32], step: &[f32]) -> Vec<f32> {
+    global.iter().zip(step).map(|(g, s)| g + s).collect()
+}
+
+/// Hash of a model as recorded on the ledger.
+pub fn model_hash(params: &[f32]) -> Hash32 {
+    Hash32(*blake3::hash(&f32_bytes(params)).as_bytes())
+}
+
+struct Actor {
+    info: ActorInfo,
+    key: Keypair,
+    nonce: u64,
+}
+
+enum Behaviour {
+    Miner(Box<dyn Miner>),
+    Validator(Box<dyn Validator>),
+}
+
+/// A running simulation.
+pub struct Sim {
+    scenario: Scenario,
+    data: RunData,
+    chain: EmbeddedChain,
+    blobs: BlobStore,
+    aggregator: Box<dyn Aggregator>,
+    kind: ModelKind,
+    cfg: LocalCfg,
+    proposer: Actor,
+    actors: Vec<Actor>,
+    behaviours: Vec<Behaviour>,
+    task: TaskId,
+    global: Vec<f32>,
+    last_step: Option<Vec<f32>>,
+    seen: Vec<Vec<f32>>,
+    last_consensus: BTreeMap<u16, u16>,
+    pending_record: Option<Call>,
+    pending_slashes: Vec<(usize, Evidence)>,
+    slashes: Vec<SlashRecord>,
+    records: Vec<RoundRecord>,
+    time_ms: u64,
+}
+
+impl Sim {
+    /// Sets up the chain, the task and the actors (genesis, stakes, proposal, registrations).
+    pub fn new(scenario: &Scenario, opts: &RunOptions) -> Result<Self, SimError> {
+        scenario.validate().map_err(|reason| SimError::Scenario {
+            path: "<scenario>".into(),
+            reason,
+        })?;
+        let data = RunData::load(scenario)?;
+        let kind: ModelKind = match scenario.training.model.as_str() {
+            "cnn" => ModelKind::Cnn,
+            _ => ModelKind::Mlp,
+        };
+        let cfg = LocalCfg {
+            model: kind,
+            epochs: scenario.training.local_epochs,
+            batch: scenario.training.batch,
+            lr: scenario.training.lr,
+            momentum: scenario.training.momentum,
+            ..LocalCfg::default()
+        };
+        let aggregator =
+            deai_aggregation::from_spec(&scenario.task.aggregation, &serde_json::json!({}))
+                .map_err(|e| SimError::Scenario {
+                    path: "<scenario>".into(),
+                    reason: format!("`task.aggregation`: {e}"),
+                })?;
+        if !aggregator.supports_canonical() {
+            return Err(SimError::Scenario {
+                path: "<scenario>".into(),
+                reason: format!("`task.aggregation`: {} has no canonical mode, so its result cannot be recorded on the ledger", aggregator.name()),
+            });
+        }
+        std::fs::create_dir_all(&opts.dir).map_err(|e| SimError::Io {
+            path: opts.dir.clone(),
+            reason: e.to_string(),
+        })?;
+        let blobs = BlobStore::open(opts.dir.join("blobs"))?;
+
+        // Actors: miners first (UIDs 0..m), then validators.
+        let seed = scenario.seed;
+        let proposer = Actor {
+            info: ActorInfo {
+                name: "proposer".into(),
+                role: Role::Validator,
+                kind: "proposer".into(),
+                honest: true,
+                account: key_for(seed, 0).account(),
+                uid: u16::MAX,
+            },
+            key: key_for(seed, 0),
+            nonce: 0,
+        };
+        let shared_train = Arc::new(data.train.clone());
+        let mut actors = Vec::new();
+        let mut behaviours = Vec::new();
+        let mut stakes = Vec::new();
+        let mut miner_index = 0usize;
+        for g in &scenario.miners {
+            for _ in 0..g.count {
+                let shard = data.partition.clients[miner_index].clone();
+                let b: Box<dyn Miner> = match g.kind {
+                    MinerKind::Honest => Box::new(HonestMiner::new(shared_train.clone(), shard)),
+                    MinerKind::LabelFlipper => Box::new(LabelFlipper::new(&data.train, &shard)?),
+                    MinerKind::FreeRider => match g.mode.unwrap_or(FreeRideMode::Noise) {
+                        FreeRideMode::Noise => Box::new(NoiseFreeRider::new(0.01)),
+                        FreeRideMode::Copy => Box::new(CopyFreeRider),
+                    },
+                    MinerKind::Silent => Box::new(SilentMiner),
+                };
+                let i = actors.len();
+                let key = key_for(seed, 1 + i as u64);
+                actors.push(Actor {
+                    info: ActorInfo {
+                        name: format!("miner-{miner_index}"),
+                        role: Role::Miner,
+                        kind: b.kind().into(),
+                        honest: b.honest(),
+                        account: key.account(),
+                        uid: 0,
+                    },
+                    key,
+                    nonce: 0,
+                });
+                behaviours.push(Behaviour::Miner(b));
+                stakes.push(u128::from(g.stake));
+                miner_index += 1;
+            }
+        }
+        let mut validator_index = 0usize;
+        for g in &scenario.validators {
+            for _ in 0..g.count {
+                let eval = data.validator_sets[validator_index].clone();
+                let b: Box<dyn Validator> = match g.kind {
+                    ValidatorKind::Honest => Box::new(HonestValidator::new(eval)),
+                    ValidatorKind::Lazy => Box::new(LazyValidator),
+                    ValidatorKind::Colluding => {
+                        Box::new(ColludingValidator::new(eval, g.partner.unwrap_or(0)))
+                    }
+                    ValidatorKind::Silent => Box::new(SilentValidator),
+                };
+                let i = actors.len();
+                let key = key_for(seed, 1 + i as u64);
+                actors.push(Actor {
+                    info: ActorInfo {
+                        name: format!("validator-{validator_index}"),
+                        role: Role::Validator,
+                        kind: b.kind().into(),
+                        honest: b.honest(),
+                        account: key.account(),
+                        uid: 0,
+                    },
+                    key,
+                    nonce: 0,
+                });
+                behaviours.push(Behaviour::Validator(b));
+                stakes.push(u128::from(g.stake));
+                validator_index += 1;
+            }
+        }
+
+        // Genesis: every actor funded with its stake plus fees; the proposer with the reward.
+        let fees = 10 * (scenario.rounds as u128 + 10);
+        let mut accounts = vec![(
+            proposer.info.account,
+            Amount(u128::from(scenario.task.reward) + 100 * fees),
+        )];
+        for (a, &s) in actors.iter().zip(&stakes) {
+            accounts.push((a.info.account, Amount(s + fees + 1_000)));
+        }
+        let genesis = GenesisConfig {
+            chain_id: ChainId::new("deai-sim").map_err(|e| SimError::Actor(e.to_string()))?,
+            genesis_time_ms: 0,
+            accounts,
+            stakes: Vec::new(),
+            params: Default::default(),
+        };
+        let chain = EmbeddedChain::init(&opts.dir, &genesis, NodeConfig::default())?;
+
+        let global = kind.init(seed);
+        let model_blob = blobs.put(&f32_bytes(&global))?;
+        let mut sim = Self {
+            scenario: scenario.clone(),
+            data,
+            chain,
+            blobs,
+            aggregator,
+            kind,
+            cfg,
+            proposer,
+            actors,
+            behaviours,
+            task: TaskId(0),
+            global,
+            last_step: None,
+            seen: Vec::new(),
+            last_consensus: BTreeMap::new(),
+            pending_record: None,
+            pending_slashes: Vec::new(),
+            slashes: Vec::new(),
+            records: Vec::new(),
+            time_ms: 0,
+        };
+
+        // Block 1: stakes and the task proposal.
+        let spec = TaskSpec {
+            model: model_blob,
+            dataset: Hash32::of(b"deai/sim/dataset/mnist"),
+            eval: Hash32::of(b"deai/sim/eval"),
+            reward: Amount(u128::from(scenario.task.reward)),
+            start_delay: 2,
+            round_blocks: ROUND_BLOCKS,
+            rounds: scenario.rounds,
+            epoch_rounds: 1,
+            windows: vec![
+                PhaseWindow {
+                    kind: CommitKind::Update,
+                    commit: Window { start: 0, end: 1 },
+                    reveal: Window { start: 1, end: 2 },
+                },
+                PhaseWindow {
+                    kind: CommitKind::Weights,
+                    commit: Window { start: 2, end: 3 },
+                    reveal: Window { start: 3, end: 4 },
+                },
+            ],
+            aggregation: scenario.task.aggregation.clone(),
+            min_stake: Amount(1),
+            max_uids: u16::try_from(sim.actors.len()).unwrap_or(u16::MAX),
+            mechanism: Mechanism::Yuma,
+            miner_share: Fixed::saturating_from_f64(scenario.task.miner_share),
+        };
+        let mut txs = vec![sim.sign_proposer(Call::ProposeTask(spec))];
+        for i in 0..sim.actors.len() {
+            txs.push(sim.sign(
+                i,
+                Call::Stake {
+                    amount: Amount(stakes[i]),
+                },
+            ));
+        }
+        let produced = sim.block(txs)?;
+        let task = sim
+            .chain
+            .state()
+            .tasks()
+            .map(|(id, _)| *id)
+            .last()
+            .ok_or_else(|| {
+                SimError::Chain(format!("the task proposal failed: {:?}", produced.first()))
+            })?;
+        sim.task = task;
+
+        // Block 2: registrations, in actor order so UIDs follow it.
+        let txs: Vec<SignedTx> = (0..sim.actors.len())
+            .map(|i| {
+                sim.sign(
+                    i,
+                    Call::Register {
+                        task,
+                        role: sim.actors[i].info.role,
+                    },
+                )
+            })
+            .collect();
+        sim.block(txs)?;
+        for a in &mut sim.actors {
+            a.info.uid = sim
+                .chain
+                .state()
+                .uid_of(task, &a.info.account)
+                .ok_or_else(|| SimError::Chain(format!("{} is not registered", a.info.name)))?
+                .0;
+        }
+        // Wait for round 0.
+        let start = sim.chain.state().task(task).map(|t| t.start.0).unwrap_or(0);
+        while sim.chain.state().height().0 + 1 < start {
+            sim.block(Vec::new())?;
+        }
+        Ok(sim)
+    }
+
+    fn sign(&mut self, actor: usize, call: Call) -> SignedTx {
+        let a = &mut self.actors[actor];
+        let tx = Tx {
+            chain_id: self.chain.state().chain_id().clone(),
+            nonce: deai_types::Nonce(a.nonce),
+            fee: Amount(FEE),
+            call,
+        };
+        a.nonce += 1;
+        a.key.sign_tx(tx)
+    }
+
+    fn sign_proposer(&mut self, call: Call) -> SignedTx {
+        let tx = Tx {
+            chain_id: self.chain.state().chain_id().clone(),
+            nonce: deai_types::Nonce(self.proposer.nonce),
+            fee: Amount(FEE),
+            call,
+        };
+        self.proposer.nonce += 1;
+        self.proposer.key.sign_tx(tx)
+    }
+
+    /// Produces one block with `txs`; records the slashes it applied and returns the failed
+    /// transactions' errors as text.
+    fn block(&mut self, txs: Vec<SignedTx>) -> Result<Vec<String>, SimError> {
+        for tx in txs {
+            self.chain.submit(tx)?;
+        }
+        self.time_ms += BLOCK_MS;
+        let produced = self.chain.produce_block(self.time_ms)?;
+        let round = self.records.len() as u64;
+        let mut failed = Vec::new();
+        for outcome in &produced.outcomes {
+            match outcome {
+                Ok(receipt) => {
+                    for event in &receipt.events {
+                        if let deai_chain::Event::Slashed {
+                            evidence,
+                            offender,
+                            amount,
+                            ..
+                        } = event
+                        {
+                            if let Some(actor) =
+                                self.actors.iter().position(|a| a.info.account == *offender)
+                            {
+                                self.slashes.push(SlashRecord {
+                                    round,
+                                    actor,
+                                    offence: evidence_name(evidence),
+                                    amount: amount.0,
+                                });
+                            }
+                        }
+                    }
+                }
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        if !failed.is_empty() {
+            tracing::debug!(
+                height = produced.block.header.height.0,
+                ?failed,
+                "transactions failed"
+            );
+        }
+        Ok(failed)
+    }
+
+    /// Runs every round; `progress` is called after each.
+    pub fn run(mut self, mut progress: impl FnMut(&RoundRecord)) -> Result<RunReport, SimError> {
+        for round in 0..self.scenario.rounds {
+            let rec = self.round(round)?;
+            progress(&rec);
+            self.records.push(rec);
+        }
+        // Record the last model and submit the last evidence.
+        let mut txs = Vec::new();
+        if let Some(call) = self.pending_record.take() {
+            txs.push(self.sign_proposer(call));
+        }
+        txs.extend(self.slash_txs());
+        self.block(txs)?;
+        self.chain.flush()?;
+        Ok(RunReport {
+            scenario: self.scenario.clone(),
+            actors: self.actors.iter().map(|a| a.info.clone()).collect(),
+            rounds: self.records,
+            slashes: self.slashes,
+            state_root: self.chain.state().root(),
+            height: self.chain.state().height().0,
+        })
+    }
+
+    fn slash_txs(&mut self) -> Vec<SignedTx> {
+        let pending = std::mem::take(&mut self.pending_slashes);
+        pending
+            .into_iter()
+            .map(|(_, ev)| self.sign_proposer(Call::Slash { evidence: ev }))
+            .collect()
+    }
+
+    fn collect_slashes(&mut self) {
+        // Every missed reveal of this task whose window has closed and that is not slashed yet
+        // becomes evidence for the next block.
+        let height = self.chain.state().height();
+        let task = self.task;
+        let Some(t) = self.chain.state().task(task) else {
+            return;
+        };
+        let mut evidence = Vec::new();
+        for (key, c) in self.chain.state().commitments() {
+            if key.task != task
+                || c.slashed
+                || !matches!(c.status, deai_chain::state::CommitStatus::Pending)
+            {
+                continue;
+            }
+            let closes = t
+                .spec
+                .window(key.kind)
+                .and_then(|w| t.round_start(key.round).map(|s| s.0 + w.reveal.end));
+            if closes.is_some_and(|end| height.0 + 1 >= end) {
+                if let Some(actor) = self
+                    .actors
+                    .iter()
+                    .position(|a| a.info.account == key.account)
+                {
+                    evidence.push((actor, Evidence::MissedReveal(*key)));
+                }
+            }
+        }
+        for (id, offence) in self.chain.state().offences() {
+            if offence.task == task && !offence.slashed {
+                if let Some(actor) = self
+                    .actors
+                    .iter()
+                    .position(|a| a.info.account == offence.offender)
+                {
+                    evidence.push((actor, Evidence::Offence(*id)));
+                }
+            }
+        }
+        for (actor, ev) in evidence {
+            if !self.pending_slashes.iter().any(|(_, e)| *e == ev) {
+                self.pending_slashes.push((actor, ev));
+            }
+        }
+    }
+
+    fn round(&mut self, round: u64) -> Result<RoundRecord, SimError> {
+        let started = Instant::now();
+        let seed = self.scenario.seed;
+        let task = self.task;
+        let r = Round(round);
+        let n = self.actors.len();
+        let balances_before: Vec<u128> = self
+            .actors
+            .iter()
+            .map(|a| self.account_value(&a.info.account))
+            .collect();
+
+        // Offset 0: miners train and commit.
+        let miners: Vec<usize> = (0..n)
+            .filter(|&i| self.actors[i].info.role == Role::Miner)
+            .collect();
+        let view_global = self.global.clone();
+        let last_step = self.last_step.clone();
+        let cfg = self.cfg;
+        let mut updates: Vec<(usize, Vec<f32>)> = Vec::new();
+        {
+            use rayon::prelude::*;
+            let mut jobs: Vec<(usize, &mut Box<dyn Miner>)> = self
+                .behaviours
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, b)| match b {
+                    Behaviour::Miner(m) => Some((i, m)),
+                    Behaviour::Validator(_) => None,
+                })
+                .collect();
+            let results: Vec<Result<(usize, Vec<f32>), SimError>> = jobs
+                .par_iter_mut()
+                .with_max_len(1)
+                .map(|(i, m)| {
+                    let view = MinerView {
+                        round,
+                        global: &view_global,
+                        last_step: last_step.as_deref(),
+                        cfg: &cfg,
+                        seed: deai_ml::seed::client_seed(seed, round, *i as u64),
+                    };
+                    Ok((*i, m.update(&view)?))
+                })
+                .collect();
+            for r in results {
+                updates.push(r?);
+            }
+        }
+        let mut txs = Vec::new();
+        if let Some(call) = self.pending_record.take() {
+            txs.push(self.sign_proposer(call));
+        }
+        txs.extend(self.slash_txs());
+        let mut reveals = Vec::new();
+        for (i, delta) in &updates {
+            let blob = self.blobs.put(&f32_bytes(delta))?;
+            let pre = UpdatePreimage {
+                blob,
+                len: delta.len() as u64,
+                salt: salt_for(seed, round, *i, 0),
+            };
+            let bytes = deai_types::encode(&pre);
+            let key = CommitKey {
+                task,
+                round: r,
+                kind: CommitKind::Update,
+                account: self.actors[*i].info.account,
+            };
+            let hash = commitment_hash(&key, &bytes);
+            txs.push(self.sign(
+                *i,
+                Call::Commit {
+                    task,
+                    round: r,
+                    kind: CommitKind::Update,
+                    hash,
+                },
+            ));
+            let reveals_it = matches!(&self.behaviours[*i], Behaviour::Miner(m) if m.reveals());
+            if reveals_it {
+                reveals.push((*i, bytes));
+            }
+            // Off-chain messages: a miner may tell validators which blob is its own.
+            let miner_no = miners.iter().position(|m| m == i).unwrap_or(usize::MAX);
+            for b in &mut self.behaviours {
+                if let Behaviour::Validator(v) = b {
+                    v.hear(miner_no, blob.0);
+                }
+            }
+        }
+        self.block(txs)?;
+
+        // Offset 1: reveals.
+        let txs: Vec<SignedTx> = reveals
+            .into_iter()
+            .map(|(i, preimage)| {
+                self.sign(
+                    i,
+                    Call::Reveal {
+                        task,
+                        round: r,
+                        kind: CommitKind::Update,
+                        preimage,
+                    },
+                )
+            })
+            .collect();
+        self.block(txs)?;
+        self.collect_slashes();
+
+        // Off-chain: fetch the revealed blobs, validate them, score them.
+        let mut rejected = Vec::new();
+        let mut candidates: Vec<(usize, [u8; 32], Vec<f32>)> = Vec::new();
+        for &i in &miners {
+            let key = CommitKey {
+                task,
+                round: r,
+                kind: CommitKind::Update,
+                account: self.actors[i].info.account,
+            };
+            let Some(c) = self.chain.state().commitment(&key) else {
+                continue;
+            };
+            let deai_chain::state::CommitStatus::Revealed { preimage, .. } = &c.status else {
+                continue;
+            };
+            let pre: UpdatePreimage = match deai_types::decode(preimage) {
+                Ok(p) => p,
+                Err(e) => {
+                    rejected.push((i, format!("preimage does not decode: {e}")));
+                    continue;
+                }
+            };
+            match self
+                .blobs
+                .get(&pre.blob)
+                .map_err(|e| e.to_string())
+                .and_then(|b| parse_update(&b, self.global.len()))
+            {
+                Ok(delta) => candidates.push((i, pre.blob.0, delta)),
+                Err(reason) => rejected.push((i, reason)),
+            }
+        }
+        // Blind validation: validators see the candidates in a seeded order without owners.
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        if self.scenario.task.blind_validation {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+                seed ^ round.wrapping_mul(0x9e37_79b9),
+            ));
+        }
+        let shown: Vec<Candidate<'_>> = order
+            .iter()
+            .map(|&k| Candidate {
+                blob: candidates[k].1,
+                delta: &candidates[k].2,
+            })
+            .collect();
+        let last_consensus: Vec<u16> = order
+            .iter()
+            .map(|&k| {
+                self.last_consensus
+                    .get(&self.actors[candidates[k].0].info.uid)
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let has_consensus = !self.last_consensus.is_empty();
+        let vview = ValidatorView {
+            round,
+            model: self.kind,
+            global: &self.global,
+            seen: &self.seen,
+            last_consensus: has_consensus.then_some(last_consensus.as_slice()),
+        };
+        let mut weight_reveals = Vec::new();
+        let mut commit_txs = Vec::new();
+        let validators: Vec<usize> = (0..n)
+            .filter(|&i| self.actors[i].info.role == Role::Validator)
+            .collect();
+        let mut scored = Vec::new();
+        for &v in &validators {
+            let Behaviour::Validator(b) = &mut self.behaviours[v] else {
+                continue;
+            };
+            let w = b.weights(&vview, &shown)?;
+            scored.push((v, w, b.reveals()));
+        }
+        for (v, w, reveals_it) in scored {
+            let weights: Vec<(Uid, u16)> = order
+                .iter()
+                .zip(&w)
+                .map(|(&k, &x)| (Uid(self.actors[candidates[k].0].info.uid), x))
+                .collect();
+            let pre = WeightsPreimage {
+                weights,
+                salt: salt_for(seed, round, v, 1),
+            };
+            let bytes = deai_types::encode(&pre);
+            let key = CommitKey {
+                task,
+                round: r,
+                kind: CommitKind::Weights,
+                account: self.actors[v].info.account,
+            };
+            let hash = commitment_hash(&key, &bytes);
+            commit_txs.push(self.sign(
+                v,
+                Call::Commit {
+                    task,
+                    round: r,
+                    kind: CommitKind::Weights,
+                    hash,
+                },
+            ));
+            if reveals_it {
+                weight_reveals.push((v, bytes));
+            }
+        }
+        // Offset 2: weight commits; offset 3: reveals, then the epoch runs.
+        self.block(commit_txs)?;
+        let txs: Vec<SignedTx> = weight_reveals
+            .into_iter()
+            .map(|(v, preimage)| {
+                self.sign(
+                    v,
+                    Call::Reveal {
+                        task,
+                        round: r,
+                        kind: CommitKind::Weights,
+                        preimage,
+                    },
+                )
+            })
+            .collect();
+        self.block(txs)?;
+        self.collect_slashes();
+
+        // The epoch's verdict.
+        let epoch = Epoch(round);
+        let record = self
+            .chain
+            .state()
+            .epoch_record(task, epoch)
+            .cloned()
+            .ok_or_else(|| {
+                SimError::Chain(format!(
+                    "no epoch record for task {} epoch {}",
+                    task.0, epoch.0
+                ))
+            })?;
+        let fixed = |v: &[Fixed], uid: u16| v.get(usize::from(uid)).map_or(0.0, |x| x.to_f64());
+        let incentive: Vec<f64> = self
+            .actors
+            .iter()
+            .map(|a| fixed(&record.incentive, a.info.uid))
+            .collect();
+        let dividends: Vec<f64> = self
+            .actors
+            .iter()
+            .map(|a| fixed(&record.dividends, a.info.uid))
+            .collect();
+        self.last_consensus = self
+            .actors
+            .iter()
+            .filter(|a| a.info.role == Role::Miner)
+            .map(|a| {
+                let c = fixed(&record.consensus, a.info.uid);
+                (a.info.uid, (c.clamp(0.0, 1.0) * 65535.0).round() as u16)
+            })
+            .collect();
+        let max_c = self.last_consensus.values().copied().max().unwrap_or(0);
+        if max_c > 0 {
+            for v in self.last_consensus.values_mut() {
+                *v = ((u32::from(*v) * 65535) / u32::from(max_c)) as u16;
+            }
+        }
+
+        // Aggregate the rewarded updates in canonical mode (UID order).
+        let mut rewarded: Vec<&(usize, [u8; 32], Vec<f32>)> = candidates
+            .iter()
+            .filter(|(i, _, _)| incentive[*i] > 0.0)
+            .collect();
+        rewarded.sort_by_key(|(i, _, _)| self.actors[*i].info.uid);
+        let contributors: Vec<usize> = rewarded.iter().map(|(i, _, _)| *i).collect();
+        let previous_updates: Vec<Vec<f32>> =
+            candidates.iter().map(|(_, _, d)| d.clone()).collect();
+        if !rewarded.is_empty() {
+            let rows: Vec<&[f32]> = rewarded.iter().map(|(_, _, d)| d.as_slice()).collect();
+            let step = self.aggregator.aggregate_canonical(&rows)?;
+            self.global = apply_step(&self.global, &step);
+            self.last_step = Some(step);
+        } else {
+            self.last_step = None;
+        }
+        self.seen = previous_updates;
+        if let Some(s) = &self.last_step {
+            self.seen.push(s.clone());
+        }
+        let hash = model_hash(&self.global);
+        self.blobs.put(&f32_bytes(&self.global))?;
+        self.pending_record = Some(Call::RecordModel {
+            task,
+            round: r,
+            model: hash,
+            contributors: rewarded
+                .iter()
+                .map(|(i, b, _)| (Uid(self.actors[*i].info.uid), Hash32(*b)))
+                .collect(),
+        });
+
+        let eval = deai_ml::evaluate(self.kind, &self.global, &self.data.test)?;
+        let rewards: Vec<u128> = self
+            .actors
+            .iter()
+            .zip(&balances_before)
+            .map(|(a, &b)| self.account_value(&a.info.account).saturating_sub(b))
+            .collect();
+        Ok(RoundRecord {
+            round,
+            accuracy: eval.accuracy,
+            loss: eval.loss,
+            rewards,
+            incentive,
+            dividends,
+            contributors,
+            rejected,
+            model_hash: hash,
+            state_root: self.chain.state().root(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Balance plus bonded stake: rewards paid to either show up here.
+    fn account_value(&self, id: &AccountId) -> u128 {
+        let s = self.chain.state();
+        s.balance_of(id).0.saturating_add(s.staker_stake(id).0)
+    }
+}
+
+fn evidence_name(e: &Evidence) -> String {
+    match e {
+        Evidence::MissedReveal(k) => format!("missed {:?} reveal in round {}", k.kind, k.round.0),
+        Evidence::RevealMismatch(k) => {
+            format!("{:?} reveal did not match in round {}", k.kind, k.round.0)
+        }
+        Evidence::Offence(id) => format!("offence #{}", id.0),
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of deai-sim: scenario files, a short run end to end, determinism,
+//! slashing of actors that do not reveal, and model re-derivation.
+
+mod run;
+mod scenario;
