@@ -901,6 +901,26 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                     p.message
                 );
             }
+            // Re-derive every recorded global model from the update blobs (canonical mode).
+            let blob_dir = global.data_dir.join("blobs");
+            if blob_dir.is_dir() {
+                let blobs = deai_store::BlobStore::open(&blob_dir)?;
+                let models = deai_sim::verify::verify_models(&store.state()?, &blobs);
+                for t in &models {
+                    if !global.json {
+                        println!(
+                            "task {}: re-derived {} recorded models from the update blobs",
+                            t.task, t.verified
+                        );
+                    }
+                    if let Some((round, why)) = &t.problem {
+                        bail!(
+                            "model verification FAILED for task {} at round {round}: {why}",
+                            t.task
+                        );
+                    }
+                }
+            }
         }
     }
     Ok(())
