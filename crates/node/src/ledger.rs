@@ -101,6 +101,8 @@ pub struct Finalized {
     pub block: Arc<Block>,
     /// Its consensus digest.
     pub digest: Digest,
+    /// Wall-clock time this node applied it (ms since the Unix epoch).
+    pub finalized_at_ms: u64,
 }
 
 struct Speculative {
@@ -357,6 +359,10 @@ impl ReplicatedLedger {
         let finalized = Finalized {
             block: Arc::new(ledger_block),
             digest: block.id(),
+            finalized_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
         };
         lock(&self.subscribers).retain(|s| s.send(finalized.clone()).is_ok());
         Ok(true)

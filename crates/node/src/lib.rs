@@ -10,5 +10,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod bench;
 pub mod engine;
+pub mod http;
 pub mod ledger;
+pub mod service;
