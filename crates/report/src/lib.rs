@@ -64,6 +64,9 @@ fn plot_err(path: &Path, err: impl std::fmt::Display) -> ReportError {
     }
 }
 
+/// A closed interval `(low, high)` of an axis.
+type Range = (f64, f64);
+
 /// One named line of a [`LineChart`].
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -117,7 +120,7 @@ impl LineChart {
         self
     }
 
-    fn bounds(&self) -> Result<((f64, f64), (f64, f64)), ReportError> {
+    fn bounds(&self) -> Result<(Range, Range), ReportError> {
         let pts = self
             .series
             .iter()
