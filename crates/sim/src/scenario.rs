@@ -24,7 +24,7 @@
 //! momentum = 0.0
 //!
 //! [task]
-//! mechanism = "yuma"           # yuma | proposer_voter
+//! mechanism = "yuma"           # the simulated mechanism (proposer_voter: ledger only, for now)
 //! reward = 1000000000          # escrowed by the proposer, released over the rounds
 //! aggregation = "fedavg"       # rule over the updates consensus rewarded (canonical mode)
 //! miner_share = 0.5            # share of each epoch's payout that goes to miners
@@ -471,6 +471,12 @@ impl Scenario {
             self.training.momentum.is_finite() && (0.0..1.0).contains(&self.training.momentum),
             "training.momentum",
             "must be in [0, 1)",
+        )?;
+        check(
+            self.task.mechanism == MechanismCfg::Yuma,
+            "task.mechanism",
+            "the simulator drives `yuma` tasks; `proposer_voter` rounds are implemented and tested \
+             on the ledger (deai-chain) but have no simulated actors yet",
         )?;
         check(
             self.data.validator_samples >= 10,

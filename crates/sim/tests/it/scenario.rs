@@ -64,6 +64,10 @@ fn unknown_keys_and_bad_values_name_the_key() {
     )
     .contains("miners[0].mode"));
     assert!(parse_err("rounds = 3\n").contains("miners"));
+    assert!(
+        parse_err(&format!("[task]\nmechanism = \"proposer_voter\"\n{MIN}"))
+            .contains("task.mechanism")
+    );
 }
 
 #[test]
