@@ -452,11 +452,11 @@ impl Sim {
             miner_share: Fixed::saturating_from_f64(scenario.task.miner_share),
         };
         let mut txs = vec![sim.sign_proposer(Call::ProposeTask(spec))];
-        for i in 0..sim.actors.len() {
+        for (i, &stake) in stakes.iter().enumerate() {
             txs.push(sim.sign(
                 i,
                 Call::Stake {
-                    amount: Amount(stakes[i]),
+                    amount: Amount(stake),
                 },
             ));
         }
