@@ -112,6 +112,15 @@ fn init_transfer_account_verify() {
     assert_eq!(report["blocks_verified"], 3);
     let text = ok(d, &["chain", "verify"]);
     assert!(text.contains("ok:"), "{text}");
+
+    // bob staked 1000: one hotkey holds all the stake.
+    let m = json(d, &["chain", "metrics"]);
+    assert_eq!(m["stake per hotkey"]["n"], 1);
+    assert_eq!(m["stake per hotkey"]["nakamoto_1_2"], 1);
+    assert_eq!(m["stake per hotkey"]["top_1_share"], 1.0);
+    assert!(m["balances"]["n"].as_u64().unwrap() >= 2);
+    let text = ok(d, &["chain", "metrics"]);
+    assert!(text.contains("governance voting power"), "{text}");
 }
 
 #[test]

@@ -298,6 +298,11 @@ pub enum ChainCommand {
     /// Re-execute every block from genesis and check every parent link, tx root and state root;
     /// exits non-zero on the first mismatch.
     Verify,
+    /// Decentralization metrics (Gini, Nakamoto ½ and ⅓, HHI, entropy, Theil, top-k) of the
+    /// distributions the ledger holds: balances, stake per hotkey, governance voting power, and
+    /// per task the stake of its UIDs, the last epoch's incentive and dividends, and the rewards
+    /// paid over the kept epochs.
+    Metrics,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -875,6 +880,34 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                 }
             }
         }
+        ChainCommand::Metrics => {
+            let rows = ledger_distributions(&store.state()?);
+            if global.json {
+                let obj: serde_json::Map<String, serde_json::Value> = rows
+                    .iter()
+                    .map(|(name, m)| Ok((name.clone(), serde_json::to_value(m)?)))
+                    .collect::<anyhow::Result<_>>()?;
+                print_json(&serde_json::Value::Object(obj))?;
+            } else {
+                println!(
+                    "{:<34} {:>5} {:>7} {:>6} {:>6} {:>7} {:>8} {:>7}",
+                    "distribution", "n", "gini", "nak½", "nak⅓", "hhi", "entropy", "top-1"
+                );
+                for (name, m) in &rows {
+                    println!(
+                        "{:<34} {:>5} {:>7.4} {:>6} {:>6} {:>7.4} {:>8.4} {:>7.4}",
+                        name,
+                        m.n,
+                        m.gini,
+                        m.nakamoto_1_2,
+                        m.nakamoto_1_3,
+                        m.hhi,
+                        m.entropy_normalized,
+                        m.top_1_share
+                    );
+                }
+            }
+        }
         ChainCommand::Verify => {
             let report = verify_chain(&store)?;
             if global.json {
@@ -1195,4 +1228,71 @@ pub fn run_bench(args: BenchLedgerArgs, global: &Global) -> anyhow::Result<()> {
         println!("  ratio throughput / single-core SignedTx::verify:{ratio_tx:>10.2}x");
     }
     Ok(())
+}
+
+/// The holdings distributions of a ledger state and their decentralization metrics.
+pub fn ledger_distributions(state: &State) -> Vec<(String, deai_metrics::Metrics)> {
+    let fixed =
+        |v: &[deai_types::Fixed]| -> Vec<f64> { v.iter().map(|x| x.to_f64().max(0.0)).collect() };
+    let mut out = Vec::new();
+    let balances: Vec<u128> = state.accounts().map(|(_, a)| a.balance.0).collect();
+    out.push((
+        "balances".to_string(),
+        deai_metrics::metrics_of_amounts(&balances),
+    ));
+    let stake: Vec<u128> = state
+        .accounts()
+        .map(|(id, _)| state.hotkey_stake(id).0)
+        .filter(|&s| s > 0)
+        .collect();
+    out.push((
+        "stake per hotkey".to_string(),
+        deai_metrics::metrics_of_amounts(&stake),
+    ));
+    let power: Vec<u128> = state
+        .accounts()
+        .map(|(id, _)| state.staker_stake(id).0)
+        .filter(|&s| s > 0)
+        .collect();
+    out.push((
+        "governance voting power".to_string(),
+        deai_metrics::metrics_of_amounts(&power),
+    ));
+    for (id, _) in state.tasks() {
+        let task_stake: Vec<u128> = state
+            .registrations(*id)
+            .map(|(_, r)| state.hotkey_stake(&r.account).0)
+            .collect();
+        out.push((
+            format!("task {} stake of UIDs", id.0),
+            deai_metrics::metrics_of_amounts(&task_stake),
+        ));
+        let records: Vec<&deai_chain::EpochRecord> = state
+            .epoch_records()
+            .filter(|((t, _), _)| t == id)
+            .map(|(_, r)| r)
+            .collect();
+        if let Some(last) = records.last() {
+            if let Ok(m) = deai_metrics::metrics(&fixed(&last.incentive)) {
+                out.push((format!("task {} miner incentive", id.0), m));
+            }
+            if let Ok(m) = deai_metrics::metrics(&fixed(&last.dividends)) {
+                out.push((format!("task {} validator dividends", id.0), m));
+            }
+            let n = last.miner_paid.len();
+            let mut paid = vec![0u128; n];
+            for r in &records {
+                for (i, p) in paid.iter_mut().enumerate() {
+                    let m = r.miner_paid.get(i).map_or(0, |a| a.0);
+                    let v = r.validator_paid.get(i).map_or(0, |a| a.0);
+                    *p = p.saturating_add(m).saturating_add(v);
+                }
+            }
+            out.push((
+                format!("task {} rewards (kept epochs)", id.0),
+                deai_metrics::metrics_of_amounts(&paid),
+            ));
+        }
+    }
+    out
 }
