@@ -231,6 +231,25 @@ struct Actor {
     nonce: u64,
 }
 
+impl Actor {
+    /// A participant not registered yet (its UID is filled in after registration).
+    fn new(key: Keypair, name: String, role: Role, kind: &str, honest: bool) -> Self {
+        let info = ActorInfo {
+            name,
+            role,
+            kind: kind.into(),
+            honest,
+            account: key.account(),
+            uid: 0,
+        };
+        Self {
+            info,
+            key,
+            nonce: 0,
+        }
+    }
+}
+
 enum Behaviour {
     Miner(Box<dyn Miner>),
     Validator(Box<dyn Validator>),
@@ -300,18 +319,13 @@ impl Sim {
 
         // Actors: miners first (UIDs 0..m), then validators.
         let seed = scenario.seed;
-        let proposer = Actor {
-            info: ActorInfo {
-                name: "proposer".into(),
-                role: Role::Validator,
-                kind: "proposer".into(),
-                honest: true,
-                account: key_for(seed, 0).account(),
-                uid: u16::MAX,
-            },
-            key: key_for(seed, 0),
-            nonce: 0,
-        };
+        let proposer = Actor::new(
+            key_for(seed, 0),
+            "proposer".into(),
+            Role::Validator,
+            "proposer",
+            true,
+        );
         let shared_train = Arc::new(data.train.clone());
         let mut actors = Vec::new();
         let mut behaviours = Vec::new();
@@ -329,20 +343,13 @@ impl Sim {
                     },
                     MinerKind::Silent => Box::new(SilentMiner),
                 };
-                let i = actors.len();
-                let key = key_for(seed, 1 + i as u64);
-                actors.push(Actor {
-                    info: ActorInfo {
-                        name: format!("miner-{miner_index}"),
-                        role: Role::Miner,
-                        kind: b.kind().into(),
-                        honest: b.honest(),
-                        account: key.account(),
-                        uid: 0,
-                    },
-                    key,
-                    nonce: 0,
-                });
+                actors.push(Actor::new(
+                    key_for(seed, 1 + actors.len() as u64),
+                    format!("miner-{miner_index}"),
+                    Role::Miner,
+                    b.kind(),
+                    b.honest(),
+                ));
                 behaviours.push(Behaviour::Miner(b));
                 stakes.push(u128::from(g.stake));
                 miner_index += 1;
@@ -360,20 +367,13 @@ impl Sim {
                     }
                     ValidatorKind::Silent => Box::new(SilentValidator),
                 };
-                let i = actors.len();
-                let key = key_for(seed, 1 + i as u64);
-                actors.push(Actor {
-                    info: ActorInfo {
-                        name: format!("validator-{validator_index}"),
-                        role: Role::Validator,
-                        kind: b.kind().into(),
-                        honest: b.honest(),
-                        account: key.account(),
-                        uid: 0,
-                    },
-                    key,
-                    nonce: 0,
-                });
+                actors.push(Actor::new(
+                    key_for(seed, 1 + actors.len() as u64),
+                    format!("validator-{validator_index}"),
+                    Role::Validator,
+                    b.kind(),
+                    b.honest(),
+                ));
                 behaviours.push(Behaviour::Validator(b));
                 stakes.push(u128::from(g.stake));
                 validator_index += 1;
