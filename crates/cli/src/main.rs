@@ -56,6 +56,8 @@ enum Command {
     Concentration(cmd::concentration::ConcentrationArgs),
     /// Train a model by federated learning on an MNIST-format dataset.
     Train(cmd::train::TrainArgs),
+    /// Run an attack × defense × Byzantine fraction × partition grid (resumable) and report.
+    Eval(cmd::eval::EvalArgs),
     /// Run a benchmark and print its ratio against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -82,6 +84,7 @@ fn main() {
         Command::Metrics(args) => cmd::metrics::run(args, &cli.global),
         Command::Concentration(args) => cmd::concentration::run(args, &cli.global),
         Command::Train(args) => cmd::train::run(args, &cli.global),
+        Command::Eval(args) => cmd::eval::run(args, &cli.global),
         Command::Bench(bench) => cmd::bench::run(bench, &cli.global),
     };
     if let Err(err) = result {

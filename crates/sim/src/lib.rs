@@ -11,6 +11,7 @@
 
 pub mod actors;
 pub mod data;
+pub mod harness;
 pub mod report;
 pub mod runner;
 pub mod scenario;

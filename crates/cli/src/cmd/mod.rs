@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod bench;
 pub mod concentration;
+pub mod eval;
 pub mod ledger;
 pub mod metrics;
 pub mod sim;

@@ -1,5 +1,6 @@
 //! Integration tests of deai-sim: scenario files, a short run end to end, determinism,
 //! slashing of actors that do not reveal, and model re-derivation.
 
+mod harness;
 mod run;
 mod scenario;
