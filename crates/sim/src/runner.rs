@@ -579,11 +579,7 @@ impl Sim {
             self.records.push(rec);
         }
         // Record the last model and submit the last evidence.
-        let mut txs = Vec::new();
-        if let Some(call) = self.pending_record.take() {
-            txs.push(self.sign_proposer(call));
-        }
-        txs.extend(self.slash_txs());
+        let txs = self.proposer_txs();
         self.block(txs)?;
         self.chain.flush()?;
         Ok(RunReport {
@@ -596,12 +592,17 @@ impl Sim {
         })
     }
 
-    fn slash_txs(&mut self) -> Vec<SignedTx> {
-        let pending = std::mem::take(&mut self.pending_slashes);
-        pending
-            .into_iter()
-            .map(|(_, ev)| self.sign_proposer(Call::Slash { evidence: ev }))
-            .collect()
+    /// The proposer's pending transactions: the previous round's model record, then the
+    /// slash evidence collected since the last block.
+    fn proposer_txs(&mut self) -> Vec<SignedTx> {
+        let mut txs = Vec::new();
+        if let Some(call) = self.pending_record.take() {
+            txs.push(self.sign_proposer(call));
+        }
+        for (_, evidence) in std::mem::take(&mut self.pending_slashes) {
+            txs.push(self.sign_proposer(Call::Slash { evidence }));
+        }
+        txs
     }
 
     fn collect_slashes(&mut self) {
@@ -701,11 +702,7 @@ impl Sim {
                 updates.push(r?);
             }
         }
-        let mut txs = Vec::new();
-        if let Some(call) = self.pending_record.take() {
-            txs.push(self.sign_proposer(call));
-        }
-        txs.extend(self.slash_txs());
+        let mut txs = self.proposer_txs();
         let mut reveals = Vec::new();
         for (i, delta) in &updates {
             let blob = self.blobs.put(&f32_bytes(delta))?;
