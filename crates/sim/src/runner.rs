@@ -127,6 +127,8 @@ pub struct RunReport {
     pub state_root: Hash32,
     /// Chain height at the end.
     pub height: u64,
+    /// Folder of the chain database the run left (replayed by `layers`).
+    pub chain_dir: PathBuf,
 }
 
 impl RunReport {
@@ -589,6 +591,8 @@ impl Sim {
             slashes: self.slashes,
             state_root: self.chain.state().root(),
             height: self.chain.state().height().0,
+            chain_dir: (self.chain.store().path().parent())
+                .map_or_else(PathBuf::new, std::path::Path::to_path_buf),
         })
     }
 
