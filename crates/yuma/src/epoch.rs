@@ -6,9 +6,10 @@ use rayon::prelude::*;
 
 use crate::error::YumaError;
 use crate::math::{
-    alpha_from_diff, alpha_sigmoid, checked_mul, fixed_proportion_to_u16, inplace_normalize,
-    inplace_normalize_using_sum, is_topk_nonzero, moving_average_from_millionths, mul, safe_div,
-    sigmoid_slope, u16_proportion, weighted_median_sorted, Fx, Recip, ONE, ZERO,
+    alpha_from_diff, alpha_from_diff_lanes, alpha_sigmoid, checked_mul, fixed_proportion_to_u16,
+    inplace_normalize, inplace_normalize_using_sum, is_topk_nonzero,
+    moving_average_from_millionths, mul, safe_div, sigmoid_slope, u16_proportion,
+    weighted_median_sorted, Fx, Recip, LANES, ONE, ZERO,
 };
 use crate::matrix::UidMatrix;
 
@@ -687,23 +688,46 @@ pub fn epoch_fixed(input: &FixedInput) -> Result<FixedEpochOutput, YumaError> {
                 .par_chunks_mut(width)
                 .zip(e.par_chunks_mut(width))
                 .zip(wfb.par_chunks(width).zip(bonds.par_chunks(width)))
-                .for_each(|((a_row, e_row), (w_row, b_row))| {
-                    for j in 0..a_row.len() {
-                        let (wv, bv, c) = (w_row[j], b_row[j], consensus[j]);
+                .for_each_init(Vec::new, |pending, ((a_row, e_row), (w_row, b_row))| {
+                    // Distances that need the sigmoid are gathered and evaluated LANES at a time.
+                    pending.clear();
+                    for (j, ((a, &wv), (&bv, &c))) in a_row
+                        .iter_mut()
+                        .zip(w_row)
+                        .zip(b_row.iter().zip(&consensus))
+                        .enumerate()
+                    {
                         let diff = if wv >= bv {
                             wv.saturating_sub(c).min(ONE).max(ZERO)
                         } else {
                             bv.saturating_sub(wv).min(ONE).max(ZERO)
                         };
-                        let a = if diff == ZERO {
-                            alpha_zero
+                        if diff == ZERO {
+                            *a = alpha_zero;
                         } else {
-                            alpha_from_diff(diff, low, high, slope)
-                        };
-                        a_row[j] = a;
+                            pending.push((j, diff));
+                        }
+                    }
+                    for batch in pending.chunks(LANES) {
+                        let mut diffs = [ZERO; LANES];
+                        for (d, &(_, diff)) in diffs.iter_mut().zip(batch) {
+                            *d = diff;
+                        }
+                        let batch_alphas = alpha_from_diff_lanes(diffs, low, high, slope);
+                        for (&(j, _), &a) in batch.iter().zip(&batch_alphas) {
+                            if let Some(cell) = a_row.get_mut(j) {
+                                *cell = a;
+                            }
+                        }
+                    }
+                    for ((ev, &a), (&wv, &bv)) in e_row
+                        .iter_mut()
+                        .zip(a_row.iter())
+                        .zip(w_row.iter().zip(b_row))
+                    {
                         let decayed = mul(ONE.saturating_sub(a), bv);
                         let inc = mul(a, wv).max(ZERO);
-                        e_row[j] = decayed.saturating_add(inc).min(ONE);
+                        *ev = decayed.saturating_add(inc).min(ONE);
                     }
                 });
             let other_rows = consensus

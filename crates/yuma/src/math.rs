@@ -147,8 +147,9 @@ impl Recip {
         let a = bits as u64;
         // q0 = floor(a·m / 2^(shift)) undershoots floor(a·2^32 / b) by at most 1.
         let mut q = ((u128::from(a) * u128::from(self.m)) >> self.shift) as u64;
-        let b = u128::from(self.b);
-        let mut r = (u128::from(a) << 32) - u128::from(q) * b;
+        // The remainder a·2^32 − q0·b is in [0, 2b) ⊂ [0, 2^64), so it is exact modulo 2^64.
+        let b = self.b;
+        let mut r = (a << 32).wrapping_sub(q.wrapping_mul(b));
         while r >= b {
             q += 1;
             r -= b;
@@ -407,6 +408,92 @@ fn div_small(t: i64, d: i64) -> i64 {
     q
 }
 
+/// Inputs evaluated together by [`exp_safe_lanes`] and [`alpha_from_diff_lanes`]: their
+/// Taylor chains are independent, so the CPU overlaps the multiply latencies of the lanes.
+pub(crate) const LANES: usize = 4;
+
+/// `floor(2^64 / d)` for `d >= 2^32`: the bits of `1 / D` for an `I32F32` `D >= 1`, exactly as
+/// `ONE.checked_div(D)` (truncating; the quotient is at most `2^32`, so it cannot overflow).
+#[inline]
+fn one_over(d: u64) -> u64 {
+    debug_assert!(d >= 1 << 32);
+    // floor((2^64 − 1) / d) is one less than floor(2^64 / d) exactly when d divides 2^64.
+    u64::MAX / d + u64::from(d.is_power_of_two())
+}
+
+/// [`exp_safe`] of `LANES` inputs, bit-identical to it lane by lane.
+///
+/// After the clamp to [−20, 20] the Taylor series cannot overflow: every truncated term is at
+/// most the true term `20^i / i! < 2^26`, a product before its division is below
+/// `20 · 2^26 · 2^32 < 2^63`, and the sum is below `e^20 < 2^29`. So the steps run on `u64`
+/// without the checks of [`exp`]; lanes whose series has ended add zero terms until all have.
+pub(crate) fn exp_safe_lanes(x: [Fx; LANES]) -> [Fx; LANES] {
+    let limit = Fx::from_num(20);
+    let mut operand = [0u64; LANES];
+    let mut neg = [false; LANES];
+    let mut is_one = [false; LANES];
+    for l in 0..LANES {
+        let v = x[l].clamp(-limit, limit);
+        is_one[l] = v == ONE;
+        neg[l] = v < ZERO;
+        operand[l] = v.to_bits().unsigned_abs();
+    }
+    let mut result = [0u64; LANES];
+    let mut term = operand;
+    for l in 0..LANES {
+        result[l] = operand[l] + (1 << 32);
+    }
+    for (i, &m) in SMALL_RECIPROCALS.iter().enumerate().skip(2) {
+        let d = i as u64;
+        let mut any = 0u64;
+        for l in 0..LANES {
+            let p = ((u128::from(term[l]) * u128::from(operand[l])) >> 32) as u64;
+            let mut q = ((u128::from(p) * u128::from(m)) >> 64) as u64;
+            if p - q * d >= d {
+                q += 1;
+            }
+            term[l] = q;
+            result[l] += q;
+            any |= q;
+        }
+        if any == 0 {
+            break;
+        }
+    }
+    let mut out = [ZERO; LANES];
+    for l in 0..LANES {
+        let bits = if is_one[l] {
+            // substrate-fixed returns its I9F23 constant E at exactly 1 (see `exp`).
+            22_802_600_u64 << 9
+        } else if neg[l] {
+            one_over(result[l])
+        } else {
+            result[l]
+        };
+        out[l] = Fx::from_bits(bits as i64);
+    }
+    out
+}
+
+/// [`alpha_from_diff`] of `LANES` combined distances, bit-identical to it lane by lane.
+pub(crate) fn alpha_from_diff_lanes(
+    combined: [Fx; LANES],
+    alpha_low: Fx,
+    alpha_high: Fx,
+    slope: Fx,
+) -> [Fx; LANES] {
+    let half = Fx::from_bits(1 << 31);
+    let exponents = combined.map(|c| mul(slope, c.saturating_sub(half)));
+    let exps = exp_safe_lanes(exponents);
+    let span = alpha_high.saturating_sub(alpha_low);
+    exps.map(|e| {
+        // e >= 0 is below 2^61 bits, so 1 + e neither saturates nor falls below 1.
+        let sigmoid = Fx::from_bits(one_over((ONE + e).to_bits() as u64) as i64);
+        let alpha = alpha_low.saturating_add(mul(sigmoid, span));
+        alpha.min(alpha_high).max(alpha_low)
+    })
+}
+
 /// `exp` with the input clamped to [−20, 20] and errors mapped to 0 or the maximum
 /// (subtensor's `exp_safe`).
 pub fn exp_safe(input: Fx) -> Fx {
@@ -546,6 +633,103 @@ mod tests {
             );
         }
         assert_eq!(exp_safe(f(-1000.0)), exp_safe(f(-20.0)));
+    }
+
+    /// splitmix64, for test inputs.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn recip_matches_safe_div_on_random_operands() {
+        let mut state = 3u64;
+        for _ in 0..2_000 {
+            // Divisors of every magnitude, numerators around and beyond the fast-path bound.
+            let b = (next(&mut state) >> (next(&mut state) % 64)) as i64;
+            let r = Recip::new(Fx::from_bits(b));
+            for _ in 0..50 {
+                let a = (next(&mut state) >> (next(&mut state) % 64)) as i64;
+                let a = Fx::from_bits(a);
+                assert_eq!(r.div(a), safe_div(a, Fx::from_bits(b)), "{a:?}/{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn exp_lanes_match_exp_safe_bit_for_bit() {
+        let mut inputs: Vec<Fx> = Vec::new();
+        for edge in [
+            0i64,
+            1,
+            -1,
+            1 << 32,
+            (1 << 32) - 1,
+            (1 << 32) + 1,
+            -(1 << 32),
+            1 << 31,
+            -(1 << 31),
+            5 << 32,
+            -(5 << 32),
+            (20 << 32) - 1,
+            20 << 32,
+            (20 << 32) + 1,
+            -(20 << 32),
+            -(20 << 32) + 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            inputs.push(Fx::from_bits(edge));
+        }
+        let mut state = 7u64;
+        for _ in 0..40_000 {
+            let r = next(&mut state);
+            // Mostly inside the clamp range, some anywhere.
+            let bits = if r % 8 == 0 {
+                r as i64
+            } else {
+                ((r >> 3) % (42u64 << 32)) as i64 - (21i64 << 32)
+            };
+            inputs.push(Fx::from_bits(bits));
+        }
+        for chunk in inputs.chunks(LANES) {
+            let mut x = [ZERO; LANES];
+            x[..chunk.len()].copy_from_slice(chunk);
+            let got = exp_safe_lanes(x);
+            for (l, &v) in x.iter().enumerate() {
+                assert_eq!(got[l], exp_safe(v), "exp_safe({v:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn alpha_lanes_match_alpha_from_diff_bit_for_bit() {
+        let mut state = 11u64;
+        for steepness in [1000i64, 1, 0, -1000, 50, 32767, -32768, 7777] {
+            let slope = sigmoid_slope(Fx::from_num(steepness));
+            for (low, high) in [(45875u16, 58982u16), (6553, 19660), (0, 65535), (100, 100)] {
+                let (low, high) = (u16_proportion(low), u16_proportion(high));
+                for _ in 0..2_000 {
+                    let mut diffs = [ZERO; LANES];
+                    for d in diffs.iter_mut() {
+                        let r = next(&mut state);
+                        *d = match r % 5 {
+                            0 => ZERO,
+                            1 => ONE,
+                            2 => Fx::from_bits(1 << 31),
+                            _ => Fx::from_bits(((r >> 3) % ((1 << 32) + 1)) as i64),
+                        };
+                    }
+                    let got = alpha_from_diff_lanes(diffs, low, high, slope);
+                    for (l, &d) in diffs.iter().enumerate() {
+                        assert_eq!(got[l], alpha_from_diff(d, low, high, slope), "{d:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
