@@ -12,6 +12,7 @@
 pub mod actors;
 pub mod data;
 pub mod harness;
+pub mod layers;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -1,5 +1,7 @@
 //! The report folder of a run: `report.md`, `summary.json`, `rounds.csv`, `accuracy.png`,
-//! `rewards.png`.
+//! `rewards.png`, and the decentralization of every layer over time measured on the chain the
+//! run left ([`crate::layers`]): `layers.csv`, `layers.json` and one `layers-<metric>.png` per
+//! metric.
 
 use std::path::Path;
 
@@ -7,6 +9,7 @@ use deai_report::{write_atomic, LineChart, Series, Table};
 use deai_types::Role;
 use serde::Serialize;
 
+use crate::layers::{self, EpochLayers, Knowledge, Layer};
 use crate::runner::RunReport;
 use crate::SimError;
 
@@ -217,6 +220,17 @@ pub fn write(
     }
     rewards.save_png(&dir.join("rewards.png"), 1000, 600)?;
 
+    // Decentralization over time: replay the chain the run left.
+    let epochs = if deai_store::Store::exists(&report.chain_dir) {
+        let knowledge = Knowledge::from_run(report)?;
+        layers::replay_dir(&report.chain_dir, &knowledge)?.epochs
+    } else {
+        Vec::new()
+    };
+    if !epochs.is_empty() {
+        write_layers(dir, &epochs)?;
+    }
+
     let mut md = String::new();
     md.push_str(&format!("# deai run: {}\n\n", report.scenario.name));
     md.push_str(&format!(
@@ -293,8 +307,162 @@ pub fn write(
     }
     md.push_str(&t.to_markdown());
     md.push_str("\n![accuracy](accuracy.png)\n\n![rewards](rewards.png)\n");
+    if !epochs.is_empty() {
+        md.push_str("\n## Decentralization over time\n\n");
+        md.push_str(&over_time_markdown(&epochs));
+    }
     write_atomic(&dir.join("report.md"), md.as_bytes())?;
     Ok(summary)
+}
+
+/// The metric plotted in each `layers-<key>.png`: (file key, title, metric).
+type MetricOf = fn(&deai_metrics::Metrics) -> f64;
+const PLOTTED: [(&str, &str, MetricOf); 6] = [
+    ("nakamoto", "Nakamoto coefficient (1/2)", |m| {
+        m.nakamoto_1_2 as f64
+    }),
+    ("nakamoto-third", "Nakamoto coefficient (1/3)", |m| {
+        m.nakamoto_1_3 as f64
+    }),
+    ("gini", "Gini coefficient", |m| m.gini),
+    ("hhi", "Herfindahl-Hirschman index", |m| m.hhi),
+    ("entropy", "Normalized Shannon entropy", |m| {
+        m.entropy_normalized
+    }),
+    ("top1", "Share of the largest holder", |m| m.top_1_share),
+];
+
+/// Every metric of every layer at every epoch, one row per (task, epoch, layer).
+pub fn layers_table(epochs: &[EpochLayers]) -> Table {
+    let mut t = Table::new([
+        "task",
+        "epoch",
+        "height",
+        "layer",
+        "total",
+        "n",
+        "gini",
+        "nakamoto_1_2",
+        "nakamoto_1_3",
+        "hhi",
+        "entropy_normalized",
+        "theil",
+        "top_1_share",
+        "top_3_share",
+        "top_5_share",
+        "top_10_share",
+    ]);
+    for e in epochs {
+        for row in &e.layers {
+            let m = &row.metrics;
+            t.push([
+                e.task.to_string(),
+                e.epoch.to_string(),
+                e.height.to_string(),
+                row.layer.key().to_string(),
+                format!("{}", row.total),
+                m.n.to_string(),
+                format!("{:.6}", m.gini),
+                m.nakamoto_1_2.to_string(),
+                m.nakamoto_1_3.to_string(),
+                format!("{:.6}", m.hhi),
+                format!("{:.6}", m.entropy_normalized),
+                format!("{:.6}", m.theil),
+                format!("{:.6}", m.top_1_share),
+                format!("{:.6}", m.top_3_share),
+                format!("{:.6}", m.top_5_share),
+                format!("{:.6}", m.top_10_share),
+            ]);
+        }
+    }
+    t
+}
+
+/// Writes `layers.csv`, `layers.json` and one `layers-<metric>.png` per plotted metric (one
+/// line per layer, x = epoch).
+pub fn write_layers(dir: &Path, epochs: &[EpochLayers]) -> Result<(), SimError> {
+    write_atomic(
+        &dir.join("layers.csv"),
+        layers_table(epochs).to_csv().as_bytes(),
+    )?;
+    write_atomic(&dir.join("layers.json"), to_json(&epochs)?.as_bytes())?;
+    let tasks: std::collections::BTreeSet<u64> = epochs.iter().map(|e| e.task).collect();
+    for (key, title, metric) in PLOTTED {
+        let mut chart = LineChart::new(format!("{title} of each layer"), "epoch", title);
+        for &task in &tasks {
+            for layer in Layer::ALL {
+                let points: Vec<(f64, f64)> = epochs
+                    .iter()
+                    .filter(|e| e.task == task)
+                    .filter_map(|e| e.get(layer).map(|r| (e.epoch as f64, metric(&r.metrics))))
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                let name = if tasks.len() > 1 {
+                    format!("task {task}: {}", layer.label())
+                } else {
+                    layer.label().to_string()
+                };
+                chart = chart.with(Series::new(name, points));
+            }
+        }
+        chart.save_png(&dir.join(format!("layers-{key}.png")), 1100, 650)?;
+    }
+    Ok(())
+}
+
+/// The "decentralization over time" section: per layer, the Nakamoto coefficient (½) and the
+/// Gini coefficient at up to six epochs spread over the run (first and last included), then
+/// links to the plots.
+pub fn over_time_markdown(epochs: &[EpochLayers]) -> String {
+    let mut out = String::new();
+    let tasks: std::collections::BTreeSet<u64> = epochs.iter().map(|e| e.task).collect();
+    for &task in &tasks {
+        let rows: Vec<&EpochLayers> = epochs.iter().filter(|e| e.task == task).collect();
+        let picks: Vec<&EpochLayers> = if rows.len() <= 6 {
+            rows.clone()
+        } else {
+            let mut idx: Vec<usize> = (0..6).map(|j| j * (rows.len() - 1) / 5).collect();
+            idx.dedup();
+            idx.into_iter().map(|i| rows[i]).collect()
+        };
+        if tasks.len() > 1 {
+            out.push_str(&format!("### Task {task}\n\n"));
+        }
+        let mut headers = vec!["layer".to_string(), "n".into()];
+        headers.extend(picks.iter().map(|e| format!("epoch {}", e.epoch)));
+        let mut t = Table {
+            headers,
+            rows: Vec::new(),
+        };
+        for layer in Layer::ALL {
+            let Some(last) = rows.last().and_then(|e| e.get(layer)) else {
+                continue;
+            };
+            let mut row = vec![layer.label().to_string(), last.metrics.n.to_string()];
+            row.extend(picks.iter().map(|e| {
+                e.get(layer).map_or_else(String::new, |r| {
+                    format!("{} · {:.3}", r.metrics.nakamoto_1_2, r.metrics.gini)
+                })
+            }));
+            t.rows.push(row);
+        }
+        out.push_str(&t.to_markdown());
+        out.push('\n');
+    }
+    out.push_str(
+        "Each cell: Nakamoto coefficient (½) · Gini, measured by replaying the chain from genesis \
+         at every epoch; `n` is the number of holders at the last epoch. Rewards per entity \
+         group the identities one entity controls (a colluding validator with its partner \
+         miner). Data and compute contribution come from the simulator (the ledger records \
+         updates, not the samples behind them); everything else from the chain. Every metric of \
+         every layer at every epoch: `layers.csv`, `layers.json`.\n\n",
+    );
+    for (key, title, _) in PLOTTED {
+        out.push_str(&format!("![{title}](layers-{key}.png)\n\n"));
+    }
+    out
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, SimError> {
