@@ -134,6 +134,53 @@ impl Miner for LabelFlipper {
     }
 }
 
+/// A lookup attacker: trains on the evaluation sets it knows (true labels) together with its
+/// shard with every label `l` replaced by `9 − l`. Its update fits the known sets and poisons
+/// the rest of the distribution, so only a score on a set it has not seen exposes it.
+pub struct Overfitter {
+    mixed: Dataset,
+    all: Vec<usize>,
+    shard: usize,
+}
+
+impl Overfitter {
+    /// An attacker holding `shard` of `data` and knowing the sets `known`.
+    pub fn new(data: &Dataset, shard: &[usize], known: &[Dataset]) -> Result<Self, SimError> {
+        let flipped = data.subset(shard).map_err(deai_ml::MlError::from)?;
+        let mut images = Vec::new();
+        let mut labels = Vec::new();
+        for k in known {
+            images.extend_from_slice(k.images());
+            labels.extend_from_slice(k.labels());
+        }
+        images.extend_from_slice(flipped.images());
+        labels.extend(flipped.labels().iter().map(|l| 9u8.saturating_sub(*l)));
+        let mixed = Dataset::new(images, labels, data.rows(), data.cols())
+            .map_err(deai_ml::MlError::from)?;
+        let all = (0..mixed.len()).collect();
+        Ok(Self {
+            mixed,
+            all,
+            shard: shard.len(),
+        })
+    }
+}
+
+impl Miner for Overfitter {
+    fn kind(&self) -> &'static str {
+        "overfitter"
+    }
+    fn honest(&self) -> bool {
+        false
+    }
+    fn update(&mut self, view: &MinerView<'_>) -> Result<Vec<f32>, SimError> {
+        train_delta(view, &self.mixed, &self.all)
+    }
+    fn samples(&self) -> usize {
+        self.shard
+    }
+}
+
 /// Reveals Gaussian noise: no training at all.
 pub struct NoiseFreeRider {
     std: f32,
@@ -212,8 +259,11 @@ impl Miner for SilentMiner {
 /// One revealed update as a validator sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Candidate<'a> {
-    /// Blob hash of the update (what the ledger recorded).
+    /// How the update is addressed: its blob hash (what the ledger records), or under blind
+    /// validation an id the relay made up for this round, which links it to nobody.
     pub blob: [u8; 32],
+    /// Which miner sent it (index among all miners), or `None` under blind validation.
+    pub origin: Option<usize>,
     /// The update.
     pub delta: &'a [f32],
 }
@@ -363,14 +413,43 @@ pub fn honest_scores(
     Ok(scores)
 }
 
-/// Scores every candidate on its private evaluation set.
+/// The evaluation sets of a validator: the first (assumed known to miners) and an optional
+/// secret holdout, disjoint from it.
+#[derive(Debug, Clone)]
+pub struct EvalSets {
+    /// The first set.
+    pub public: Dataset,
+    /// The secret holdout set, if the defence is on.
+    pub holdout: Option<Dataset>,
+}
+
+impl EvalSets {
+    /// Scores on the first set, or with a holdout the smaller of the two scores: an update
+    /// must help on a set its sender could not have seen.
+    pub fn scores(
+        &self,
+        view: &ValidatorView<'_>,
+        candidates: &[Candidate<'_>],
+    ) -> Result<Vec<f64>, SimError> {
+        let mut scores = honest_scores(view, candidates, &self.public)?;
+        if let Some(h) = &self.holdout {
+            let hidden = honest_scores(view, candidates, h)?;
+            for (s, h) in scores.iter_mut().zip(hidden) {
+                *s = s.min(h);
+            }
+        }
+        Ok(scores)
+    }
+}
+
+/// Scores every candidate on its private evaluation set(s).
 pub struct HonestValidator {
-    eval: Dataset,
+    eval: EvalSets,
 }
 
 impl HonestValidator {
-    /// A validator with a private evaluation set.
-    pub fn new(eval: Dataset) -> Self {
+    /// A validator with its evaluation sets.
+    pub fn new(eval: EvalSets) -> Self {
         Self { eval }
     }
 }
@@ -387,7 +466,7 @@ impl Validator for HonestValidator {
         view: &ValidatorView<'_>,
         candidates: &[Candidate<'_>],
     ) -> Result<Vec<u16>, SimError> {
-        Ok(quantize(&honest_scores(view, candidates, &self.eval)?))
+        Ok(quantize(&self.eval.scores(view, candidates)?))
     }
 }
 
@@ -413,17 +492,18 @@ impl Validator for LazyValidator {
     }
 }
 
-/// Scores honestly, then gives its partner's update (recognized by the blob hash the partner
-/// tells it off-chain) the maximum weight.
+/// Scores honestly, then gives its partner's update (recognized by its origin, or by the blob
+/// hash the partner tells it off-chain) the maximum weight. Under blind validation it sees
+/// neither, so it cannot find the update to boost.
 pub struct ColludingValidator {
-    eval: Dataset,
+    eval: EvalSets,
     partner: usize,
     partner_blob: Option<[u8; 32]>,
 }
 
 impl ColludingValidator {
-    /// A validator colluding with miner number `partner`, with a private evaluation set.
-    pub fn new(eval: Dataset, partner: usize) -> Self {
+    /// A validator colluding with miner number `partner`, with its evaluation sets.
+    pub fn new(eval: EvalSets, partner: usize) -> Self {
         Self {
             eval,
             partner,
@@ -449,9 +529,9 @@ impl Validator for ColludingValidator {
         view: &ValidatorView<'_>,
         candidates: &[Candidate<'_>],
     ) -> Result<Vec<u16>, SimError> {
-        let mut w = quantize(&honest_scores(view, candidates, &self.eval)?);
+        let mut w = quantize(&self.eval.scores(view, candidates)?);
         for (wi, c) in w.iter_mut().zip(candidates) {
-            if Some(c.blob) == self.partner_blob {
+            if c.origin == Some(self.partner) || Some(c.blob) == self.partner_blob {
                 *wi = u16::MAX;
             }
         }
@@ -475,6 +555,143 @@ impl Validator for SilentValidator {
         candidates: &[Candidate<'_>],
     ) -> Result<Vec<u16>, SimError> {
         Ok(vec![0; candidates.len()])
+    }
+    fn reveals(&self) -> bool {
+        false
+    }
+}
+
+/// What every voter of a proposer/voter round sees.
+#[derive(Debug, Clone, Copy)]
+pub struct VoteView<'a> {
+    /// Round number.
+    pub round: u64,
+    /// Model kind.
+    pub model: ModelKind,
+    /// The global model before the round.
+    pub global: &'a [f32],
+    /// The task's rule applied to the proposers' valid updates, `None` if none was valid.
+    pub step: Option<&'a [f32]>,
+    /// The proposers' valid updates.
+    pub proposals: &'a [Candidate<'a>],
+    /// The stake-weighted vote of the previous settled round, if any (public on the ledger).
+    pub last_vote: Option<f64>,
+}
+
+/// A voter of a proposer/voter round: turns the round's aggregate into a signed score.
+pub trait Voter: Send {
+    /// Short name of the behaviour, for reports.
+    fn kind(&self) -> &'static str;
+    /// The score it commits to: the accuracy change the round's model brings (negative = the
+    /// round hurt).
+    fn score(&mut self, view: &VoteView<'_>) -> Result<f64, SimError>;
+    /// Whether it reveals the vote it committed.
+    fn reveals(&self) -> bool {
+        true
+    }
+    /// An off-chain message: miner number `miner` says its update this round is `blob`.
+    fn hear(&mut self, _miner: usize, _blob: [u8; 32]) {}
+}
+
+/// The score of an honest voter: accuracy of `global + step` minus accuracy of `global` on
+/// `eval`; −1 when no proposal was usable.
+pub fn accuracy_change(view: &VoteView<'_>, eval: &Dataset) -> Result<f64, SimError> {
+    let Some(step) = view.step else {
+        return Ok(-1.0);
+    };
+    let before = deai_ml::evaluate(view.model, view.global, eval)?.accuracy;
+    let trial: Vec<f32> = view.global.iter().zip(step).map(|(g, s)| g + s).collect();
+    let after = deai_ml::evaluate(view.model, &trial, eval)?.accuracy;
+    Ok(f64::from(after) - f64::from(before))
+}
+
+/// Measures the accuracy change on its own test split. (A label flipper votes with this type
+/// too, on its flipped split: it is honest about what it believes.)
+pub struct HonestVoter {
+    eval: Dataset,
+}
+
+impl HonestVoter {
+    /// A voter with its own test split.
+    pub fn new(eval: Dataset) -> Self {
+        Self { eval }
+    }
+}
+
+impl Voter for HonestVoter {
+    fn kind(&self) -> &'static str {
+        "honest"
+    }
+    fn score(&mut self, view: &VoteView<'_>) -> Result<f64, SimError> {
+        accuracy_change(view, &self.eval)
+    }
+}
+
+/// Evaluates nothing: repeats the previous round's vote (a small approval in the first round).
+pub struct LazyVoter;
+
+/// What a lazy voter says when there is nothing to copy yet.
+pub const LAZY_FIRST_VOTE: f64 = 0.01;
+
+impl Voter for LazyVoter {
+    fn kind(&self) -> &'static str {
+        "lazy"
+    }
+    fn score(&mut self, view: &VoteView<'_>) -> Result<f64, SimError> {
+        Ok(view.last_vote.unwrap_or(LAZY_FIRST_VOTE))
+    }
+}
+
+/// Votes honestly, except that it approves with the maximum score any round in which it finds
+/// its partner among the proposers (by origin, or by the blob hash the partner tells it).
+pub struct ColludingVoter {
+    eval: Dataset,
+    partner: usize,
+    partner_blob: Option<[u8; 32]>,
+}
+
+impl ColludingVoter {
+    /// A voter colluding with miner number `partner`, with its own test split.
+    pub fn new(eval: Dataset, partner: usize) -> Self {
+        Self {
+            eval,
+            partner,
+            partner_blob: None,
+        }
+    }
+}
+
+impl Voter for ColludingVoter {
+    fn kind(&self) -> &'static str {
+        "colluding"
+    }
+    fn hear(&mut self, miner: usize, blob: [u8; 32]) {
+        if miner == self.partner {
+            self.partner_blob = Some(blob);
+        }
+    }
+    fn score(&mut self, view: &VoteView<'_>) -> Result<f64, SimError> {
+        let found = view
+            .proposals
+            .iter()
+            .any(|c| c.origin == Some(self.partner) || Some(c.blob) == self.partner_blob);
+        if found {
+            Ok(1.0)
+        } else {
+            accuracy_change(view, &self.eval)
+        }
+    }
+}
+
+/// Commits a vote and never reveals it.
+pub struct SilentVoter;
+
+impl Voter for SilentVoter {
+    fn kind(&self) -> &'static str {
+        "silent"
+    }
+    fn score(&mut self, _view: &VoteView<'_>) -> Result<f64, SimError> {
+        Ok(0.0)
     }
     fn reveals(&self) -> bool {
         false

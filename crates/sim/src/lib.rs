@@ -4,6 +4,7 @@
 //! - [`data`]: the split of a dataset into miners' shards and validators' private sets.
 //! - [`actors`]: miners and validators, honest and adversarial, each its own type.
 //! - [`runner`]: the round loop over an embedded chain (commit, reveal, score, epoch, aggregate).
+//! - [`pv`]: the same loop for proposer/voter tasks (drawn roles, votes, settlement).
 //! - [`report`]: the report folder (markdown, JSON, CSV, plots).
 //! - [`verify`]: re-deriving the recorded global models from the update blobs.
 
@@ -13,6 +14,7 @@ pub mod actors;
 pub mod data;
 pub mod harness;
 pub mod layers;
+pub mod pv;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -27,18 +27,21 @@ use deai_ml::{LocalCfg, ModelKind};
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
 use deai_types::{
     commitment_hash, AccountId, Amount, Call, ChainId, CommitKey, CommitKind, Epoch, Evidence,
-    Fixed, Hash32, Keypair, Mechanism, PhaseWindow, Role, Round, SignedTx, TaskId, TaskSpec, Tx,
-    Uid, UpdatePreimage, WeightsPreimage, Window,
+    Fixed, Hash32, Keypair, Mechanism, Params, PhaseWindow, Role, Round, SignedTx, TaskId,
+    TaskSpec, Tx, Uid, UpdatePreimage, WeightsPreimage, Window,
 };
 use serde::Serialize;
 
 use crate::actors::{
-    Candidate, ColludingValidator, CopyFreeRider, HonestMiner, HonestValidator, LabelFlipper,
-    LazyValidator, Miner, MinerView, NoiseFreeRider, SilentMiner, SilentValidator, Validator,
-    ValidatorView,
+    Candidate, ColludingValidator, ColludingVoter, CopyFreeRider, EvalSets, HonestMiner,
+    HonestValidator, HonestVoter, LabelFlipper, LazyValidator, LazyVoter, Miner, MinerView,
+    NoiseFreeRider, Overfitter, SilentMiner, SilentValidator, SilentVoter, Validator,
+    ValidatorView, Voter,
 };
 use crate::data::RunData;
-use crate::scenario::{FreeRideMode, MinerKind, ValidatorKind};
+use crate::scenario::{
+    FreeRideMode, MechanismCfg, MinerGroup, MinerKind, ValidatorGroup, ValidatorKind,
+};
 use crate::{Scenario, SimError};
 
 /// Blocks per round (see the module docs).
@@ -95,8 +98,27 @@ pub struct RoundRecord {
     pub model_hash: Hash32,
     /// State root after the round's last block.
     pub state_root: Hash32,
+    /// How a proposer/voter round went (`None` on Yuma tasks).
+    pub pv: Option<PvOutcome>,
     /// Wall-clock seconds of the round (not part of any hash).
     pub seconds: f64,
+}
+
+/// How a proposer/voter round went.
+#[derive(Debug, Clone, Serialize)]
+pub struct PvOutcome {
+    /// Actors drawn as proposers.
+    pub proposers: Vec<usize>,
+    /// Actors drawn as voters.
+    pub voters: Vec<usize>,
+    /// Each voter's score (actor, accuracy change), for those that revealed.
+    pub votes: Vec<(usize, f64)>,
+    /// The stake-weighted vote the ledger computed.
+    pub vote_sum: f64,
+    /// Whether the ledger accepted the round's model.
+    pub accepted: bool,
+    /// No proposer or no voter revealed: nothing was paid.
+    pub void: bool,
 }
 
 /// A slash that landed.
@@ -180,7 +202,7 @@ fn key_for(seed: u64, index: u64) -> Keypair {
     Keypair::from_seed(*h.as_bytes())
 }
 
-fn salt_for(seed: u64, round: u64, actor: usize, kind: u8) -> [u8; 32] {
+pub(crate) fn salt_for(seed: u64, round: u64, actor: usize, kind: u8) -> [u8; 32] {
     let bytes = [
         b"deai/sim/salt".as_slice(),
         &seed.to_le_bytes(),
@@ -227,8 +249,8 @@ pub fn model_hash(params: &[f32]) -> Hash32 {
     Hash32(*blake3::hash(&f32_bytes(params)).as_bytes())
 }
 
-struct Actor {
-    info: ActorInfo,
+pub(crate) struct Actor {
+    pub(crate) info: ActorInfo,
     key: Keypair,
     nonce: u64,
 }
@@ -252,33 +274,181 @@ impl Actor {
     }
 }
 
-enum Behaviour {
-    Miner(Box<dyn Miner>),
-    Validator(Box<dyn Validator>),
+/// What an actor does in each role it can be given: a Yuma miner has only `miner`, a Yuma
+/// validator only `validator`; on a proposer/voter task everyone has `miner` (as proposer) and
+/// `voter`.
+pub(crate) struct Behaviour {
+    pub(crate) miner: Option<Box<dyn Miner>>,
+    pub(crate) validator: Option<Box<dyn Validator>>,
+    pub(crate) voter: Option<Box<dyn Voter>>,
+}
+
+/// A preimage an actor will reveal: (actor, encoded preimage).
+pub(crate) type Preimage = (usize, Vec<u8>);
+
+/// Share of a miner's shard it keeps as its own test split on proposer/voter tasks.
+pub const PV_TEST_SHARE: f64 = 0.2;
+
+/// A miner's behaviours. On a proposer/voter task the miner keeps [`PV_TEST_SHARE`] of its
+/// shard (seeded) as its test split for voting and trains on the rest.
+fn miner_behaviour(
+    data: &RunData,
+    shared: &Arc<deai_ml::Dataset>,
+    g: &MinerGroup,
+    shard: Vec<usize>,
+    pv: bool,
+    seed: u64,
+    index: usize,
+) -> Result<Behaviour, SimError> {
+    let (train, test) = if pv {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut s = shard;
+        s.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+            seed ^ 0x7e57_0000 ^ index as u64,
+        ));
+        let k = ((s.len() as f64 * PV_TEST_SHARE).ceil() as usize).min(s.len().saturating_sub(1));
+        let train = s.split_off(k);
+        (train, s)
+    } else {
+        (shard, Vec::new())
+    };
+    let test_set = || data.train.subset(&test).map_err(deai_ml::MlError::from);
+    let miner: Box<dyn Miner> = match g.kind {
+        MinerKind::Honest => Box::new(HonestMiner::new(shared.clone(), train)),
+        MinerKind::LabelFlipper => Box::new(LabelFlipper::new(&data.train, &train)?),
+        MinerKind::Overfitter => {
+            Box::new(Overfitter::new(&data.train, &train, &data.validator_sets)?)
+        }
+        MinerKind::FreeRider => match g.mode.unwrap_or(FreeRideMode::Noise) {
+            FreeRideMode::Noise => Box::new(NoiseFreeRider::new(0.01)),
+            FreeRideMode::Copy => Box::new(CopyFreeRider),
+        },
+        MinerKind::Silent => Box::new(SilentMiner),
+    };
+    let voter: Option<Box<dyn Voter>> = if pv {
+        Some(match g.kind {
+            MinerKind::Honest => Box::new(HonestVoter::new(test_set()?)),
+            MinerKind::LabelFlipper => {
+                let mut flipped = test_set()?;
+                for l in flipped.labels_mut() {
+                    *l = 9u8.saturating_sub(*l);
+                }
+                Box::new(HonestVoter::new(flipped))
+            }
+            MinerKind::Overfitter | MinerKind::FreeRider => Box::new(LazyVoter),
+            MinerKind::Silent => Box::new(SilentVoter),
+        })
+    } else {
+        None
+    };
+    Ok(Behaviour {
+        miner: Some(miner),
+        validator: None,
+        voter,
+    })
+}
+
+/// The report name of a validator kind and whether it follows the protocol.
+fn validator_kind(kind: ValidatorKind) -> (&'static str, bool) {
+    match kind {
+        ValidatorKind::Honest => ("honest", true),
+        ValidatorKind::Lazy => ("lazy", false),
+        ValidatorKind::Colluding => ("colluding", false),
+        ValidatorKind::Silent => ("silent", false),
+    }
+}
+
+/// A validator's behaviours. On a proposer/voter task a validator proposes by training on its
+/// evaluation set (a lazy one copies the last step, a silent one never reveals) and votes on
+/// the same set.
+fn validator_behaviour(g: &ValidatorGroup, eval: EvalSets, pv: bool) -> Behaviour {
+    if pv {
+        let own = eval.public;
+        let all: Vec<usize> = (0..own.len()).collect();
+        let trainer =
+            || -> Box<dyn Miner> { Box::new(HonestMiner::new(Arc::new(own.clone()), all.clone())) };
+        let (miner, voter): (Box<dyn Miner>, Box<dyn Voter>) = match g.kind {
+            ValidatorKind::Honest => (trainer(), Box::new(HonestVoter::new(own.clone()))),
+            ValidatorKind::Lazy => (Box::new(CopyFreeRider), Box::new(LazyVoter)),
+            ValidatorKind::Colluding => (
+                trainer(),
+                Box::new(ColludingVoter::new(own.clone(), g.partner.unwrap_or(0))),
+            ),
+            ValidatorKind::Silent => (Box::new(SilentMiner), Box::new(SilentVoter)),
+        };
+        return Behaviour {
+            miner: Some(miner),
+            validator: None,
+            voter: Some(voter),
+        };
+    }
+    let validator: Box<dyn Validator> = match g.kind {
+        ValidatorKind::Honest => Box::new(HonestValidator::new(eval)),
+        ValidatorKind::Lazy => Box::new(LazyValidator),
+        ValidatorKind::Colluding => Box::new(ColludingValidator::new(eval, g.partner.unwrap_or(0))),
+        ValidatorKind::Silent => Box::new(SilentValidator),
+    };
+    Behaviour {
+        miner: None,
+        validator: Some(validator),
+        voter: None,
+    }
+}
+
+/// The task's commit/reveal windows (offsets in a round of [`ROUND_BLOCKS`] blocks).
+///
+/// Yuma, not blind: update commit 0, update reveal 1, weights commit 2, weights reveal 3.
+/// Yuma, blind: update commit 0, weights commit 1 (on the relayed updates), update reveal 2,
+/// weights reveal 3 — nobody links an update to its miner before the weights are bound.
+/// Proposer/voter: update commit 0, update reveal 1, vote commit 2, vote reveal 3.
+fn windows(s: &Scenario) -> Vec<PhaseWindow> {
+    let w = |kind, c: u64, r: u64| PhaseWindow {
+        kind,
+        commit: Window {
+            start: c,
+            end: c + 1,
+        },
+        reveal: Window {
+            start: r,
+            end: r + 1,
+        },
+    };
+    match s.task.mechanism {
+        MechanismCfg::ProposerVoter => {
+            vec![w(CommitKind::Update, 0, 1), w(CommitKind::Vote, 2, 3)]
+        }
+        MechanismCfg::Yuma if s.task.blind_validation => {
+            vec![w(CommitKind::Update, 0, 2), w(CommitKind::Weights, 1, 3)]
+        }
+        MechanismCfg::Yuma => vec![w(CommitKind::Update, 0, 1), w(CommitKind::Weights, 2, 3)],
+    }
 }
 
 /// A running simulation.
 pub struct Sim {
-    scenario: Scenario,
-    data: RunData,
-    chain: EmbeddedChain,
-    blobs: BlobStore,
-    aggregator: Box<dyn Aggregator>,
-    kind: ModelKind,
-    cfg: LocalCfg,
-    proposer: Actor,
-    actors: Vec<Actor>,
-    behaviours: Vec<Behaviour>,
-    task: TaskId,
-    global: Vec<f32>,
-    last_step: Option<Vec<f32>>,
-    seen: Vec<Vec<f32>>,
-    last_consensus: BTreeMap<u16, u16>,
-    pending_record: Option<Call>,
-    pending_slashes: Vec<(usize, Evidence)>,
-    slashes: Vec<SlashRecord>,
-    records: Vec<RoundRecord>,
-    time_ms: u64,
+    pub(crate) scenario: Scenario,
+    pub(crate) data: RunData,
+    pub(crate) chain: EmbeddedChain,
+    pub(crate) blobs: BlobStore,
+    pub(crate) aggregator: Box<dyn Aggregator>,
+    pub(crate) kind: ModelKind,
+    pub(crate) cfg: LocalCfg,
+    pub(crate) proposer: Actor,
+    pub(crate) actors: Vec<Actor>,
+    pub(crate) behaviours: Vec<Behaviour>,
+    pub(crate) task: TaskId,
+    pub(crate) global: Vec<f32>,
+    pub(crate) last_step: Option<Vec<f32>>,
+    pub(crate) seen: Vec<Vec<f32>>,
+    pub(crate) last_consensus: BTreeMap<u16, u16>,
+    pub(crate) pending_record: Option<Call>,
+    pub(crate) pending_slashes: Vec<(usize, Evidence)>,
+    pub(crate) slashes: Vec<SlashRecord>,
+    pub(crate) records: Vec<RoundRecord>,
+    pub(crate) time_ms: u64,
+    /// The stake-weighted vote of the last settled proposer/voter round.
+    pub(crate) last_vote: Option<f64>,
 }
 
 impl Sim {
@@ -329,6 +499,7 @@ impl Sim {
             true,
         );
         let shared_train = Arc::new(data.train.clone());
+        let pv = scenario.task.mechanism == MechanismCfg::ProposerVoter;
         let mut actors = Vec::new();
         let mut behaviours = Vec::new();
         let mut stakes = Vec::new();
@@ -336,23 +507,20 @@ impl Sim {
         for g in &scenario.miners {
             for _ in 0..g.count {
                 let shard = data.partition.clients[miner_index].clone();
-                let b: Box<dyn Miner> = match g.kind {
-                    MinerKind::Honest => Box::new(HonestMiner::new(shared_train.clone(), shard)),
-                    MinerKind::LabelFlipper => Box::new(LabelFlipper::new(&data.train, &shard)?),
-                    MinerKind::FreeRider => match g.mode.unwrap_or(FreeRideMode::Noise) {
-                        FreeRideMode::Noise => Box::new(NoiseFreeRider::new(0.01)),
-                        FreeRideMode::Copy => Box::new(CopyFreeRider),
-                    },
-                    MinerKind::Silent => Box::new(SilentMiner),
+                let b = miner_behaviour(&data, &shared_train, g, shard, pv, seed, miner_index)?;
+                let Some(m) = &b.miner else {
+                    return Err(SimError::Actor(format!(
+                        "miner {miner_index} has no behaviour"
+                    )));
                 };
                 actors.push(Actor::new(
                     key_for(seed, 1 + actors.len() as u64),
                     format!("miner-{miner_index}"),
                     Role::Miner,
-                    b.kind(),
-                    b.honest(),
+                    m.kind(),
+                    m.honest(),
                 ));
-                behaviours.push(Behaviour::Miner(b));
+                behaviours.push(b);
                 stakes.push(u128::from(g.stake));
                 miner_index += 1;
             }
@@ -360,23 +528,23 @@ impl Sim {
         let mut validator_index = 0usize;
         for g in &scenario.validators {
             for _ in 0..g.count {
-                let eval = data.validator_sets[validator_index].clone();
-                let b: Box<dyn Validator> = match g.kind {
-                    ValidatorKind::Honest => Box::new(HonestValidator::new(eval)),
-                    ValidatorKind::Lazy => Box::new(LazyValidator),
-                    ValidatorKind::Colluding => {
-                        Box::new(ColludingValidator::new(eval, g.partner.unwrap_or(0)))
-                    }
-                    ValidatorKind::Silent => Box::new(SilentValidator),
+                let eval = EvalSets {
+                    public: data.validator_sets[validator_index].clone(),
+                    holdout: data
+                        .holdout_sets
+                        .get(validator_index)
+                        .filter(|h| !h.is_empty())
+                        .cloned(),
                 };
+                let (kind, honest) = validator_kind(g.kind);
+                behaviours.push(validator_behaviour(g, eval, pv));
                 actors.push(Actor::new(
                     key_for(seed, 1 + actors.len() as u64),
                     format!("validator-{validator_index}"),
                     Role::Validator,
-                    b.kind(),
-                    b.honest(),
+                    kind,
+                    honest,
                 ));
-                behaviours.push(Behaviour::Validator(b));
                 stakes.push(u128::from(g.stake));
                 validator_index += 1;
             }
@@ -396,7 +564,11 @@ impl Sim {
             genesis_time_ms: 0,
             accounts,
             stakes: Vec::new(),
-            params: Default::default(),
+            params: Params {
+                pv_proposers: scenario.task.pv_proposers,
+                pv_slash_to_pool: Fixed::saturating_from_f64(scenario.task.pv_slash_to_pool),
+                ..Params::default()
+            },
         };
         let chain = EmbeddedChain::init(&opts.dir, &genesis, NodeConfig::default())?;
 
@@ -423,6 +595,7 @@ impl Sim {
             slashes: Vec::new(),
             records: Vec::new(),
             time_ms: 0,
+            last_vote: None,
         };
 
         // Block 1: stakes and the task proposal.
@@ -435,22 +608,15 @@ impl Sim {
             round_blocks: ROUND_BLOCKS,
             rounds: scenario.rounds,
             epoch_rounds: 1,
-            windows: vec![
-                PhaseWindow {
-                    kind: CommitKind::Update,
-                    commit: Window { start: 0, end: 1 },
-                    reveal: Window { start: 1, end: 2 },
-                },
-                PhaseWindow {
-                    kind: CommitKind::Weights,
-                    commit: Window { start: 2, end: 3 },
-                    reveal: Window { start: 3, end: 4 },
-                },
-            ],
+            windows: windows(scenario),
             aggregation: scenario.task.aggregation.clone(),
             min_stake: Amount(1),
             max_uids: u16::try_from(sim.actors.len()).unwrap_or(u16::MAX),
-            mechanism: Mechanism::Yuma,
+            mechanism: if pv {
+                Mechanism::ProposerVoter
+            } else {
+                Mechanism::Yuma
+            },
             miner_share: Fixed::saturating_from_f64(scenario.task.miner_share),
         };
         let mut txs = vec![sim.sign_proposer(Call::ProposeTask(spec))];
@@ -503,7 +669,7 @@ impl Sim {
         Ok(sim)
     }
 
-    fn sign(&mut self, actor: usize, call: Call) -> SignedTx {
+    pub(crate) fn sign(&mut self, actor: usize, call: Call) -> SignedTx {
         let a = &mut self.actors[actor];
         let tx = Tx {
             chain_id: self.chain.state().chain_id().clone(),
@@ -515,7 +681,7 @@ impl Sim {
         a.key.sign_tx(tx)
     }
 
-    fn sign_proposer(&mut self, call: Call) -> SignedTx {
+    pub(crate) fn sign_proposer(&mut self, call: Call) -> SignedTx {
         let tx = Tx {
             chain_id: self.chain.state().chain_id().clone(),
             nonce: deai_types::Nonce(self.proposer.nonce),
@@ -528,7 +694,7 @@ impl Sim {
 
     /// Produces one block with `txs`; records the slashes it applied and returns the failed
     /// transactions' errors as text.
-    fn block(&mut self, txs: Vec<SignedTx>) -> Result<Vec<String>, SimError> {
+    pub(crate) fn block(&mut self, txs: Vec<SignedTx>) -> Result<Vec<String>, SimError> {
         for tx in txs {
             self.chain.submit(tx)?;
         }
@@ -598,7 +764,7 @@ impl Sim {
 
     /// The proposer's pending transactions: the previous round's model record, then the
     /// slash evidence collected since the last block.
-    fn proposer_txs(&mut self) -> Vec<SignedTx> {
+    pub(crate) fn proposer_txs(&mut self) -> Vec<SignedTx> {
         let mut txs = Vec::new();
         if let Some(call) = self.pending_record.take() {
             txs.push(self.sign_proposer(call));
@@ -609,7 +775,7 @@ impl Sim {
         txs
     }
 
-    fn collect_slashes(&mut self) {
+    pub(crate) fn collect_slashes(&mut self) {
         // Every missed reveal of this task whose window has closed and that is not slashed yet
         // becomes evidence for the next block.
         let height = self.chain.state().height();
@@ -657,12 +823,165 @@ impl Sim {
         }
     }
 
+    /// Trains the miners `who` (actor indices) in parallel, puts their updates in the blob
+    /// store, tells listening validators/voters (off-chain) and returns the commit
+    /// transactions with the updates that will be revealed: (actor, preimage).
+    pub(crate) fn train_and_commit(
+        &mut self,
+        round: u64,
+        who: &[usize],
+    ) -> Result<(Vec<SignedTx>, Vec<Preimage>), SimError> {
+        use rayon::prelude::*;
+        let seed = self.scenario.seed;
+        let task = self.task;
+        let view_global = self.global.clone();
+        let last_step = self.last_step.clone();
+        let cfg = self.cfg;
+        let mut jobs: Vec<(usize, &mut Box<dyn Miner>)> = self
+            .behaviours
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| who.contains(i))
+            .filter_map(|(i, b)| b.miner.as_mut().map(|m| (i, m)))
+            .collect();
+        let results: Vec<Result<(usize, Vec<f32>), SimError>> = jobs
+            .par_iter_mut()
+            .with_max_len(1)
+            .map(|(i, m)| {
+                let view = MinerView {
+                    round,
+                    global: &view_global,
+                    last_step: last_step.as_deref(),
+                    cfg: &cfg,
+                    seed: deai_ml::seed::client_seed(seed, round, *i as u64),
+                };
+                Ok((*i, m.update(&view)?))
+            })
+            .collect();
+        let mut txs = Vec::new();
+        let mut reveals = Vec::new();
+        for res in results {
+            let (i, delta) = res?;
+            let blob = self.blobs.put(&f32_bytes(&delta))?;
+            let pre = UpdatePreimage {
+                blob,
+                len: delta.len() as u64,
+                salt: salt_for(seed, round, i, 0),
+            };
+            let bytes = deai_types::encode(&pre);
+            let key = CommitKey {
+                task,
+                round: Round(round),
+                kind: CommitKind::Update,
+                account: self.actors[i].info.account,
+            };
+            let hash = commitment_hash(&key, &bytes);
+            txs.push(self.sign(
+                i,
+                Call::Commit {
+                    task,
+                    round: Round(round),
+                    kind: CommitKind::Update,
+                    hash,
+                },
+            ));
+            if self.behaviours[i]
+                .miner
+                .as_ref()
+                .is_some_and(|m| m.reveals())
+            {
+                reveals.push((i, bytes));
+            }
+            // Off-chain messages: a miner may tell others which blob is its own.
+            if let Some(no) = self.miner_number(i) {
+                for b in &mut self.behaviours {
+                    if let Some(v) = &mut b.validator {
+                        v.hear(no, blob.0);
+                    }
+                    if let Some(v) = &mut b.voter {
+                        v.hear(no, blob.0);
+                    }
+                }
+            }
+        }
+        Ok((txs, reveals))
+    }
+
+    /// The index of actor `i` among the miners, if it is one.
+    pub(crate) fn miner_number(&self, i: usize) -> Option<usize> {
+        (self.actors.get(i)?.info.role == Role::Miner).then(|| {
+            self.actors[..i]
+                .iter()
+                .filter(|a| a.info.role == Role::Miner)
+                .count()
+        })
+    }
+
+    /// Reveal transactions of `kind` for `(actor, preimage)` pairs.
+    pub(crate) fn reveal_txs(
+        &mut self,
+        round: u64,
+        kind: CommitKind,
+        reveals: Vec<(usize, Vec<u8>)>,
+    ) -> Vec<SignedTx> {
+        let task = self.task;
+        reveals
+            .into_iter()
+            .map(|(i, preimage)| {
+                self.sign(
+                    i,
+                    Call::Reveal {
+                        task,
+                        round: Round(round),
+                        kind,
+                        preimage,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The preimage actor `i` revealed on chain for `kind` in `round`, if any.
+    pub(crate) fn revealed(&self, round: u64, kind: CommitKind, i: usize) -> Option<Vec<u8>> {
+        let key = CommitKey {
+            task: self.task,
+            round: Round(round),
+            kind,
+            account: self.actors[i].info.account,
+        };
+        match &self.chain.state().commitment(&key)?.status {
+            deai_chain::state::CommitStatus::Revealed { preimage, .. } => Some(preimage.clone()),
+            _ => None,
+        }
+    }
+
+    /// Fetches and checks the update an update preimage points to: the blob must exist, have
+    /// the model's length and hold only finite values.
+    pub(crate) fn fetch_update(&self, preimage: &[u8]) -> Result<([u8; 32], Vec<f32>), String> {
+        let pre: UpdatePreimage =
+            deai_types::decode(preimage).map_err(|e| format!("preimage does not decode: {e}"))?;
+        let delta = self
+            .blobs
+            .get(&pre.blob)
+            .map_err(|e| e.to_string())
+            .and_then(|b| parse_update(&b, self.global.len()))?;
+        Ok((pre.blob.0, delta))
+    }
+
     fn round(&mut self, round: u64) -> Result<RoundRecord, SimError> {
+        match self.scenario.task.mechanism {
+            MechanismCfg::Yuma => self.yuma_round(round),
+            MechanismCfg::ProposerVoter => self.pv_round(round),
+        }
+    }
+
+    fn yuma_round(&mut self, round: u64) -> Result<RoundRecord, SimError> {
         let started = Instant::now();
         let seed = self.scenario.seed;
         let task = self.task;
         let r = Round(round);
         let n = self.actors.len();
+        let blind = self.scenario.task.blind_validation;
         let balances_before: Vec<u128> = self
             .actors
             .iter()
@@ -673,133 +992,37 @@ impl Sim {
         let miners: Vec<usize> = (0..n)
             .filter(|&i| self.actors[i].info.role == Role::Miner)
             .collect();
-        let view_global = self.global.clone();
-        let last_step = self.last_step.clone();
-        let cfg = self.cfg;
-        let mut updates: Vec<(usize, Vec<f32>)> = Vec::new();
-        {
-            use rayon::prelude::*;
-            let mut jobs: Vec<(usize, &mut Box<dyn Miner>)> = self
-                .behaviours
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, b)| match b {
-                    Behaviour::Miner(m) => Some((i, m)),
-                    Behaviour::Validator(_) => None,
-                })
-                .collect();
-            let results: Vec<Result<(usize, Vec<f32>), SimError>> = jobs
-                .par_iter_mut()
-                .with_max_len(1)
-                .map(|(i, m)| {
-                    let view = MinerView {
-                        round,
-                        global: &view_global,
-                        last_step: last_step.as_deref(),
-                        cfg: &cfg,
-                        seed: deai_ml::seed::client_seed(seed, round, *i as u64),
-                    };
-                    Ok((*i, m.update(&view)?))
-                })
-                .collect();
-            for r in results {
-                updates.push(r?);
-            }
-        }
+        let (commits, reveals) = self.train_and_commit(round, &miners)?;
         let mut txs = self.proposer_txs();
-        let mut reveals = Vec::new();
-        for (i, delta) in &updates {
-            let blob = self.blobs.put(&f32_bytes(delta))?;
-            let pre = UpdatePreimage {
-                blob,
-                len: delta.len() as u64,
-                salt: salt_for(seed, round, *i, 0),
-            };
-            let bytes = deai_types::encode(&pre);
-            let key = CommitKey {
-                task,
-                round: r,
-                kind: CommitKind::Update,
-                account: self.actors[*i].info.account,
-            };
-            let hash = commitment_hash(&key, &bytes);
-            txs.push(self.sign(
-                *i,
-                Call::Commit {
-                    task,
-                    round: r,
-                    kind: CommitKind::Update,
-                    hash,
-                },
-            ));
-            let reveals_it = matches!(&self.behaviours[*i], Behaviour::Miner(m) if m.reveals());
-            if reveals_it {
-                reveals.push((*i, bytes));
-            }
-            // Off-chain messages: a miner may tell validators which blob is its own.
-            let miner_no = miners.iter().position(|m| m == i).unwrap_or(usize::MAX);
-            for b in &mut self.behaviours {
-                if let Behaviour::Validator(v) = b {
-                    v.hear(miner_no, blob.0);
-                }
-            }
-        }
+        txs.extend(commits);
         self.block(txs)?;
 
-        // Offset 1: reveals.
-        let txs: Vec<SignedTx> = reveals
-            .into_iter()
-            .map(|(i, preimage)| {
-                self.sign(
-                    i,
-                    Call::Reveal {
-                        task,
-                        round: r,
-                        kind: CommitKind::Update,
-                        preimage,
-                    },
-                )
-            })
-            .collect();
-        self.block(txs)?;
-        self.collect_slashes();
-
-        // Off-chain: fetch the revealed blobs, validate them, score them.
+        // Not blind — offset 1: miners reveal on chain and validators fetch what was revealed.
+        // Blind: miners hand their preimages to the relay instead and reveal after the
+        // validators' weight commits.
+        let handed: Vec<(usize, Vec<u8>)> = if blind {
+            reveals.clone()
+        } else {
+            let txs = self.reveal_txs(round, CommitKind::Update, reveals.clone());
+            self.block(txs)?;
+            self.collect_slashes();
+            miners
+                .iter()
+                .filter_map(|&i| self.revealed(round, CommitKind::Update, i).map(|p| (i, p)))
+                .collect()
+        };
         let mut rejected = Vec::new();
         let mut candidates: Vec<(usize, [u8; 32], Vec<f32>)> = Vec::new();
-        for &i in &miners {
-            let key = CommitKey {
-                task,
-                round: r,
-                kind: CommitKind::Update,
-                account: self.actors[i].info.account,
-            };
-            let Some(c) = self.chain.state().commitment(&key) else {
-                continue;
-            };
-            let deai_chain::state::CommitStatus::Revealed { preimage, .. } = &c.status else {
-                continue;
-            };
-            let pre: UpdatePreimage = match deai_types::decode(preimage) {
-                Ok(p) => p,
-                Err(e) => {
-                    rejected.push((i, format!("preimage does not decode: {e}")));
-                    continue;
-                }
-            };
-            match self
-                .blobs
-                .get(&pre.blob)
-                .map_err(|e| e.to_string())
-                .and_then(|b| parse_update(&b, self.global.len()))
-            {
-                Ok(delta) => candidates.push((i, pre.blob.0, delta)),
-                Err(reason) => rejected.push((i, reason)),
+        for (i, preimage) in &handed {
+            match self.fetch_update(preimage) {
+                Ok((blob, delta)) => candidates.push((*i, blob, delta)),
+                Err(reason) => rejected.push((*i, reason)),
             }
         }
-        // Blind validation: validators see the candidates in a seeded order without owners.
+        // Blind validation: the relay shows the candidates in a seeded order under ids of its
+        // own, without owners.
         let mut order: Vec<usize> = (0..candidates.len()).collect();
-        if self.scenario.task.blind_validation {
+        if blind {
             use rand::seq::SliceRandom;
             use rand::SeedableRng;
             order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
@@ -808,8 +1031,26 @@ impl Sim {
         }
         let shown: Vec<Candidate<'_>> = order
             .iter()
-            .map(|&k| Candidate {
-                blob: candidates[k].1,
+            .enumerate()
+            .map(|(slot, &k)| Candidate {
+                blob: if blind {
+                    *blake3::hash(
+                        &[
+                            b"deai/sim/relay".as_slice(),
+                            &salt_for(seed, round, slot, 2),
+                            &candidates[k].1,
+                        ]
+                        .concat(),
+                    )
+                    .as_bytes()
+                } else {
+                    candidates[k].1
+                },
+                origin: if blind {
+                    None
+                } else {
+                    self.miner_number(candidates[k].0)
+                },
                 delta: &candidates[k].2,
             })
             .collect();
@@ -837,7 +1078,7 @@ impl Sim {
             .collect();
         let mut scored = Vec::new();
         for &v in &validators {
-            let Behaviour::Validator(b) = &mut self.behaviours[v] else {
+            let Some(b) = &mut self.behaviours[v].validator else {
                 continue;
             };
             let w = b.weights(&vview, &shown)?;
@@ -874,22 +1115,15 @@ impl Sim {
                 weight_reveals.push((v, bytes));
             }
         }
-        // Offset 2: weight commits; offset 3: reveals, then the epoch runs.
+        // Weight commits (offset 2, or 1 when blind, followed by the update reveals).
         self.block(commit_txs)?;
-        let txs: Vec<SignedTx> = weight_reveals
-            .into_iter()
-            .map(|(v, preimage)| {
-                self.sign(
-                    v,
-                    Call::Reveal {
-                        task,
-                        round: r,
-                        kind: CommitKind::Weights,
-                        preimage,
-                    },
-                )
-            })
-            .collect();
+        if blind {
+            let txs = self.reveal_txs(round, CommitKind::Update, reveals);
+            self.block(txs)?;
+            self.collect_slashes();
+        }
+        // Offset 3: weight reveals, then the epoch runs.
+        let txs = self.reveal_txs(round, CommitKind::Weights, weight_reveals);
         self.block(txs)?;
         self.collect_slashes();
 
@@ -984,12 +1218,13 @@ impl Sim {
             rejected,
             model_hash: hash,
             state_root: self.chain.state().root(),
+            pv: None,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
 
     /// Balance plus bonded stake: rewards paid to either show up here.
-    fn account_value(&self, id: &AccountId) -> u128 {
+    pub(crate) fn account_value(&self, id: &AccountId) -> u128 {
         let s = self.chain.state();
         s.balance_of(id).0.saturating_add(s.staker_stake(id).0)
     }

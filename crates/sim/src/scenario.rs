@@ -14,7 +14,7 @@
 //! dir = "data/mnist-10k"       # any folder with the four MNIST-format IDX files
 //! partition = "dirichlet:0.5"  # iid | dirichlet:<alpha> | shards:<k> | quantity:<...>
 //! validator_samples = 400      # private evaluation set of each validator, held out of training
-//! holdout_samples = 0          # a second set per validator, revealed after weights are committed
+//! holdout_samples = 0          # a second, secret set per validator (0 = off); see below
 //!
 //! [training]
 //! model = "mlp"
@@ -24,22 +24,42 @@
 //! momentum = 0.0
 //!
 //! [task]
-//! mechanism = "yuma"           # the simulated mechanism (proposer_voter: ledger only, for now)
+//! mechanism = "yuma"           # yuma | proposer_voter
 //! reward = 1000000000          # escrowed by the proposer, released over the rounds
 //! aggregation = "fedavg"       # rule over the updates consensus rewarded (canonical mode)
 //! miner_share = 0.5            # share of each epoch's payout that goes to miners
 //! blind_validation = true      # validators see updates without their origin until they commit
+//! pv_proposers = 3             # proposer_voter: proposers drawn per round (the rest vote)
+//! pv_slash_to_pool = 0.9       # proposer_voter: share of a bad-round slash back to the escrow
 //!
 //! [[miners]]
-//! kind = "honest"              # honest | free_rider | label_flipper
+//! kind = "honest"              # honest | free_rider | label_flipper | overfitter | silent
 //! count = 7
 //! stake = 1000
 //!
 //! [[validators]]
-//! kind = "honest"              # honest | lazy | colluding
+//! kind = "honest"              # honest | lazy | colluding | silent
 //! count = 2
 //! stake = 100000
 //! ```
+//!
+//! # The two evaluation defences
+//! - `task.blind_validation`: miners hand their update (blob and preimage) to the task's relay
+//!   off-chain; validators score the relayed updates in a seeded order under relay-made ids and
+//!   commit their weights **before** the miners reveal on chain, so neither the ledger nor the
+//!   relay tells them whose update is whose until their weights are bound. Off, miners reveal
+//!   first and validators see each update's origin (UID and blob address).
+//! - `data.holdout_samples`: each validator's first evaluation set is assumed known to miners
+//!   (published for reproducibility, or leaked: an `overfitter` trains on it); the second,
+//!   disjoint set of this size stays secret until the validator's weights are committed (it is
+//!   published afterwards for audit). An update must help on both: the validator's score is the
+//!   smaller of its two scores. 0 scores on the first set only.
+//!
+//! # Mechanisms
+//! `yuma`: miners and validators keep their role; validators' weights go through Yuma each
+//! round. `proposer_voter`: the ledger draws `pv_proposers` proposers each round among all
+//! participants, the rest vote (see [`crate::pv`]); every actor has a proposer and a voter
+//! behaviour that follows from its kind.
 
 use std::path::{Path, PathBuf};
 
@@ -161,6 +181,11 @@ pub struct TaskCfg {
     /// Validators score updates without knowing which miner sent them until weights are
     /// committed.
     pub blind_validation: bool,
+    /// Proposer/voter tasks: proposers drawn per round (the ledger parameter `pv_proposers`).
+    pub pv_proposers: u16,
+    /// Proposer/voter tasks: share of a bad-round slash returned to the task's escrow (the
+    /// rest goes to the evidence submitter).
+    pub pv_slash_to_pool: f64,
 }
 
 impl Default for TaskCfg {
@@ -171,6 +196,8 @@ impl Default for TaskCfg {
             aggregation: "fedavg".into(),
             miner_share: 0.5,
             blind_validation: true,
+            pv_proposers: 3,
+            pv_slash_to_pool: 0.9,
         }
     }
 }
@@ -196,6 +223,10 @@ pub enum MinerKind {
     FreeRider,
     /// Trains on its shard with every label `l` replaced by `9 − l`.
     LabelFlipper,
+    /// A lookup attacker: trains on the validators' first evaluation sets (which it knows)
+    /// together with its shard with flipped labels, so it looks useful on the sets it has seen
+    /// and poisons everything else.
+    Overfitter,
     /// Commits and never reveals.
     Silent,
 }
@@ -473,10 +504,15 @@ impl Scenario {
             "must be in [0, 1)",
         )?;
         check(
-            self.task.mechanism == MechanismCfg::Yuma,
-            "task.mechanism",
-            "the simulator drives `yuma` tasks; `proposer_voter` rounds are implemented and tested \
-             on the ledger (deai-chain) but have no simulated actors yet",
+            self.task.pv_proposers >= 1,
+            "task.pv_proposers",
+            "must be at least 1",
+        )?;
+        check(
+            self.task.pv_slash_to_pool.is_finite()
+                && (0.0..=1.0).contains(&self.task.pv_slash_to_pool),
+            "task.pv_slash_to_pool",
+            "must be in [0, 1]",
         )?;
         check(
             self.data.validator_samples >= 10,

@@ -2,5 +2,6 @@
 //! slashing of actors that do not reveal, and model re-derivation.
 
 mod harness;
+mod pv;
 mod run;
 mod scenario;

@@ -64,10 +64,13 @@ fn unknown_keys_and_bad_values_name_the_key() {
     )
     .contains("miners[0].mode"));
     assert!(parse_err("rounds = 3\n").contains("miners"));
-    assert!(
-        parse_err(&format!("[task]\nmechanism = \"proposer_voter\"\n{MIN}"))
-            .contains("task.mechanism")
-    );
+    assert!(parse_err(&format!("[task]\nmechanism = \"flock\"\n{MIN}")).contains("mechanism"));
+    assert!(parse_err(&format!(
+        "[task]\nmechanism = \"proposer_voter\"\npv_proposers = 0\n{MIN}"
+    ))
+    .contains("task.pv_proposers"));
+    assert!(parse_err(&format!("[task]\npv_slash_to_pool = 1.5\n{MIN}"))
+        .contains("task.pv_slash_to_pool"));
 }
 
 #[test]
