@@ -204,6 +204,28 @@ impl Layer {
         }
     }
 
+    /// The family a layer is plotted with: `stake` (stake, voting and governance power),
+    /// `rewards` (incentive, dividends, rewards) or `contribution` (model, data, compute).
+    pub fn family(self) -> &'static str {
+        match self {
+            Layer::Stake | Layer::TaskStake | Layer::VotingPower | Layer::GovernancePower => {
+                "stake"
+            }
+            Layer::MinerIncentive
+            | Layer::MinerRewards
+            | Layer::ValidatorDividends
+            | Layer::ValidatorRewards
+            | Layer::EntityRewardsEpoch
+            | Layer::EntityRewards => "rewards",
+            Layer::ModelOwnership | Layer::DataContribution | Layer::ComputeContribution => {
+                "contribution"
+            }
+        }
+    }
+
+    /// Every family, in report order.
+    pub const FAMILIES: [&'static str; 3] = ["stake", "rewards", "contribution"];
+
     /// Whether the layer needs off-chain [`Knowledge`] besides the chain.
     pub fn needs_simulation(self) -> bool {
         matches!(self, Layer::DataContribution | Layer::ComputeContribution)
@@ -976,16 +998,23 @@ mod tests {
                 "{layer:?} missing from report.md"
             );
         }
-        for key in [
-            "nakamoto",
-            "nakamoto-third",
-            "gini",
-            "hhi",
-            "entropy",
-            "top1",
-        ] {
-            let png = std::fs::read(out.path().join(format!("layers-{key}.png"))).unwrap();
-            assert!(png.starts_with(b"\x89PNG"), "layers-{key}.png");
+        for family in Layer::FAMILIES {
+            for key in [
+                "nakamoto",
+                "nakamoto-third",
+                "gini",
+                "hhi",
+                "entropy",
+                "theil",
+                "top1",
+            ] {
+                let name = crate::report::layers_plot_name(family, key);
+                let png = std::fs::read(out.path().join(&name)).unwrap();
+                assert!(png.starts_with(b"\x89PNG"), "{name}");
+                if matches!(key, "nakamoto" | "gini") {
+                    assert!(md.contains(&name), "{name} not shown in report.md");
+                }
+            }
         }
     }
 }

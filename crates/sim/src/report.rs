@@ -1,7 +1,7 @@
 //! The report folder of a run: `report.md`, `summary.json`, `rounds.csv`, `accuracy.png`,
 //! `rewards.png`, and the decentralization of every layer over time measured on the chain the
-//! run left ([`crate::layers`]): `layers.csv`, `layers.json` and one `layers-<metric>.png` per
-//! metric.
+//! run left ([`crate::layers`]): `layers.csv`, `layers.json` and `layers-<family>-<metric>.png`
+//! per layer family and metric.
 
 use std::path::Path;
 
@@ -315,9 +315,9 @@ pub fn write(
     Ok(summary)
 }
 
-/// The metric plotted in each `layers-<key>.png`: (file key, title, metric).
+/// The metrics plotted over time: (file key, title, metric).
 type MetricOf = fn(&deai_metrics::Metrics) -> f64;
-const PLOTTED: [(&str, &str, MetricOf); 6] = [
+const PLOTTED: [(&str, &str, MetricOf); 7] = [
     ("nakamoto", "Nakamoto coefficient (1/2)", |m| {
         m.nakamoto_1_2 as f64
     }),
@@ -329,8 +329,14 @@ const PLOTTED: [(&str, &str, MetricOf); 6] = [
     ("entropy", "Normalized Shannon entropy", |m| {
         m.entropy_normalized
     }),
+    ("theil", "Theil-T index", |m| m.theil),
     ("top1", "Share of the largest holder", |m| m.top_1_share),
 ];
+
+/// File name of the plot of one metric over time for one layer family.
+pub fn layers_plot_name(family: &str, metric_key: &str) -> String {
+    format!("layers-{family}-{metric_key}.png")
+}
 
 /// Every metric of every layer at every epoch, one row per (task, epoch, layer).
 pub fn layers_table(epochs: &[EpochLayers]) -> Table {
@@ -378,8 +384,8 @@ pub fn layers_table(epochs: &[EpochLayers]) -> Table {
     t
 }
 
-/// Writes `layers.csv`, `layers.json` and one `layers-<metric>.png` per plotted metric (one
-/// line per layer, x = epoch).
+/// Writes `layers.csv`, `layers.json` and, per layer family (stake, rewards, contribution) and
+/// plotted metric, `layers-<family>-<metric>.png` (one line per layer, x = epoch).
 pub fn write_layers(dir: &Path, epochs: &[EpochLayers]) -> Result<(), SimError> {
     write_atomic(
         &dir.join("layers.csv"),
@@ -387,27 +393,32 @@ pub fn write_layers(dir: &Path, epochs: &[EpochLayers]) -> Result<(), SimError> 
     )?;
     write_atomic(&dir.join("layers.json"), to_json(&epochs)?.as_bytes())?;
     let tasks: std::collections::BTreeSet<u64> = epochs.iter().map(|e| e.task).collect();
-    for (key, title, metric) in PLOTTED {
-        let mut chart = LineChart::new(format!("{title} of each layer"), "epoch", title);
-        for &task in &tasks {
-            for layer in Layer::ALL {
-                let points: Vec<(f64, f64)> = epochs
-                    .iter()
-                    .filter(|e| e.task == task)
-                    .filter_map(|e| e.get(layer).map(|r| (e.epoch as f64, metric(&r.metrics))))
-                    .collect();
-                if points.is_empty() {
-                    continue;
+    for family in Layer::FAMILIES {
+        for (key, title, metric) in PLOTTED {
+            let mut chart = LineChart::new(format!("{title}: {family}"), "epoch", title);
+            for &task in &tasks {
+                for layer in Layer::ALL.into_iter().filter(|l| l.family() == family) {
+                    let points: Vec<(f64, f64)> = epochs
+                        .iter()
+                        .filter(|e| e.task == task)
+                        .filter_map(|e| e.get(layer).map(|r| (e.epoch as f64, metric(&r.metrics))))
+                        .collect();
+                    if points.is_empty() {
+                        continue;
+                    }
+                    let name = if tasks.len() > 1 {
+                        format!("task {task}: {}", layer.label())
+                    } else {
+                        layer.label().to_string()
+                    };
+                    chart = chart.with(Series::new(name, points));
                 }
-                let name = if tasks.len() > 1 {
-                    format!("task {task}: {}", layer.label())
-                } else {
-                    layer.label().to_string()
-                };
-                chart = chart.with(Series::new(name, points));
             }
+            if chart.series.is_empty() {
+                continue;
+            }
+            chart.save_png(&dir.join(layers_plot_name(family, key)), 1000, 560)?;
         }
-        chart.save_png(&dir.join(format!("layers-{key}.png")), 1100, 650)?;
     }
     Ok(())
 }
@@ -459,8 +470,23 @@ pub fn over_time_markdown(epochs: &[EpochLayers]) -> String {
          updates, not the samples behind them); everything else from the chain. Every metric of \
          every layer at every epoch: `layers.csv`, `layers.json`.\n\n",
     );
-    for (key, title, _) in PLOTTED {
-        out.push_str(&format!("![{title}](layers-{key}.png)\n\n"));
+    let others: Vec<String> = PLOTTED
+        .iter()
+        .filter(|(key, _, _)| !matches!(*key, "nakamoto" | "gini"))
+        .map(|(key, _, _)| format!("`{}`", layers_plot_name("<family>", key)))
+        .collect();
+    out.push_str(&format!(
+        "Plots of the Nakamoto coefficient (½) and Gini per family of layers below; the same \
+         for Nakamoto ⅓, HHI, entropy, Theil and top-1 share in {}.\n\n",
+        others.join(", ")
+    ));
+    for family in Layer::FAMILIES {
+        for key in ["nakamoto", "gini"] {
+            out.push_str(&format!(
+                "![{key} of the {family} layers]({})\n\n",
+                layers_plot_name(family, key)
+            ));
+        }
     }
     out
 }
