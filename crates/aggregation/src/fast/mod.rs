@@ -4,8 +4,9 @@
 //!
 //! - Weighted sums (FedAvg, Multi-Krum's mean, the last step of most rules): one pass over
 //!   column blocks that stay in L1, f64 accumulators, four rows per sweep.
-//! - Norm-clipping mean: one fused pass that sums the rows *unclipped* and measures their
-//!   norms; a second pass over only the rows that needed clipping corrects the sum.
+//! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
+//!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
+//!   clipped rows ([`norm_clipped_sum`]).
 //! - Median and trimmed mean: a pruned sorting network ([`network`]) run on
 //!   [`network::LANES`] coordinates at once, over column blocks, in parallel.
 //! - Krum, Multi-Krum, NNM, FoolsGold and the geometric median: pairwise distances through
@@ -53,6 +54,29 @@ impl Kernel for SumKernel<'_> {
     }
 }
 
+/// Whether every value is finite: both cores, 32-lane `x·0` accumulators (NaN
+/// exactly when some x is NaN or ±∞), no early exit, so it vectorizes.
+pub fn all_finite(v: &[f32]) -> bool {
+    v.par_chunks(64 * 1024).all(|c| simd(FiniteKernel(c)))
+}
+
+struct FiniteKernel<'a>(&'a [f32]);
+
+impl Kernel for FiniteKernel<'_> {
+    type Out = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        let mut chk = [0.0f32; 32];
+        let mut it = self.0.chunks_exact(32);
+        for c in it.by_ref().filter_map(|c| <&[f32; 32]>::try_from(c).ok()) {
+            for l in 0..32 {
+                chk[l] += c[l] * 0.0;
+            }
+        }
+        chk.iter().chain(it.remainder()).all(|x| x.is_finite())
+    }
+}
+
 /// Threads the production path uses (the current rayon pool).
 pub fn threads() -> usize {
     rayon::current_num_threads()
@@ -63,14 +87,6 @@ pub fn threads() -> usize {
 fn arrays<'a, 'b: 'a, T>(
     it: &'a mut std::slice::ChunksExact<'b, T>,
 ) -> impl Iterator<Item = &'b [T; 8]> + 'a {
-    it.filter_map(|c| c.try_into().ok())
-}
-
-/// Mutable 8-element chunks as arrays.
-#[inline(always)]
-fn arrays_mut<'a, 'b: 'a, T>(
-    it: &'a mut std::slice::ChunksExactMut<'b, T>,
-) -> impl Iterator<Item = &'b mut [T; 8]> + 'a {
     it.filter_map(|c| c.try_into().ok())
 }
 
@@ -191,7 +207,7 @@ pub fn combine(
     let d = rows.first().map_or(0, |r| r.len());
     let mut out = vec![0.0f32; d];
     combine_into(rows, coeffs, |_| 0.0, |a| a as f32, &mut out);
-    if out.iter().any(|v| !v.is_finite()) {
+    if !all_finite(&out) {
         return Err(non_finite_error(rule, rows));
     }
     if check_skipped {
@@ -265,68 +281,176 @@ fn per_row_reduce(
     (a, b)
 }
 
-/// Norm-clipping mean with weights `a` (normalized): one fused pass (unclipped weighted sum
-/// and row norms), then a correction pass over the rows whose norm exceeds `max_norm`.
+/// Columns of the norm-clipping prefix scan: 1/64 of the row, at least one block.
+fn clip_prefix(d: usize) -> usize {
+    (d / 64).max(BLOCK).min(d)
+}
+
+/// Smallest clipping scale M/‖xᵢ‖ that the correction pass may apply to a row already summed
+/// unclipped: the sum then held at most 1/scale times the row's final contribution, which
+/// bounds the cancellation to a few f32 roundings. Rows clipped harder force an exact re-sum.
+const MIN_CORRECTED_SCALE: f64 = 1.0 / 16.0;
+
+/// Norm-clipping mean with weights `a` (normalized), in about one read of the matrix:
+///
+/// 1. a prefix scan (the first 1/64 of the columns) finds the rows whose norm already exceeds
+///    `max_norm` there: they will certainly be clipped;
+/// 2. the full norms of those rows only (they are usually the few Byzantine ones);
+/// 3. one fused pass, both cores over column tasks, sums every row — the certainly clipped
+///    ones with their exact coefficient aᵢ·M/‖xᵢ‖, the others unclipped — and measures the
+///    norms of the others;
+/// 4. only if some of the others turn out clipped after all: a correction pass over just
+///    those rows, aᵢ·(M/‖xᵢ‖ − 1) — unless one is clipped below [`MIN_CORRECTED_SCALE`], in
+///    which case the sum is redone from the exact coefficients (a second full read).
+///
+/// A scaled attacker (a huge row) is caught in step 1, so it never enters the sum unclipped.
 pub fn norm_clipped_sum(
     rule: &'static str,
     rows: &[&[f32]],
     a: &[f64],
     max_norm: f64,
 ) -> Result<Vec<f32>> {
-    let n = rows.len();
     let d = rows[0].len();
-    let all: Vec<(&[f32], f64)> = rows.iter().zip(a).map(|(r, &c)| (*r, c)).collect();
+    let limit = max_norm * max_norm;
+    let prefix = clip_prefix(d);
+    let clipped_early: Vec<usize> = rows
+        .par_iter()
+        .map(|r| simd(SqKernel(&r[..prefix])) > limit)
+        .collect::<Vec<bool>>()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| c.then_some(i))
+        .collect();
+    let mut sq_norms = vec![0.0f64; rows.len()];
+    if !clipped_early.is_empty() {
+        let early: Vec<&[f32]> = clipped_early.iter().map(|&i| rows[i]).collect();
+        let (sq, _) = per_row_reduce(&early, |r, k| {
+            let start = k * TASK_COLUMNS;
+            (
+                simd(SqKernel(&r[start..(start + TASK_COLUMNS).min(r.len())])),
+                0.0,
+            )
+        });
+        for (&i, s) in clipped_early.iter().zip(sq) {
+            sq_norms[i] = s;
+        }
+    }
+    let clip_scale = |s: f64| {
+        let norm = s.sqrt();
+        if norm > max_norm {
+            max_norm / norm
+        } else {
+            1.0
+        }
+    };
+    let mut coeffs: Vec<(&[f32], f64)> = rows.iter().zip(a).map(|(r, &c)| (*r, c)).collect();
+    for &i in &clipped_early {
+        coeffs[i].1 = a[i] * clip_scale(sq_norms[i]);
+    }
     let mut out = vec![0.0f32; d];
-    let sq_norms = out
+    let measured = out
         .par_chunks_mut(TASK_COLUMNS)
         .enumerate()
         .map(|(t, chunk)| {
             simd(ClipSumKernel {
-                all: &all,
+                all: &coeffs,
                 chunk,
                 base: t * TASK_COLUMNS,
             })
         })
         .reduce(
-            || vec![0.0f64; n],
+            || vec![0.0f64; rows.len()],
             |mut x, y| {
                 x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
                 x
             },
         );
+    for (i, m) in measured.into_iter().enumerate() {
+        if clipped_early.binary_search(&i).is_err() {
+            sq_norms[i] = if m.is_finite() {
+                m
+            } else {
+                // f32 squares overflow beyond ~1e19: measure in f64 (or find the bad value).
+                simd(SqKernel(rows[i]))
+            };
+        }
+    }
     if sq_norms.iter().any(|v| !v.is_finite()) {
         return Err(non_finite_error(rule, rows));
     }
-    let correction: Vec<f64> = sq_norms
-        .iter()
-        .zip(a)
-        .map(|(&s, &c)| {
-            let norm = s.sqrt();
-            if norm > max_norm {
-                c * (max_norm / norm - 1.0)
-            } else {
-                0.0
-            }
-        })
+    let late: Vec<(usize, f64)> = (0..rows.len())
+        .filter(|i| clipped_early.binary_search(i).is_err())
+        .map(|i| (i, clip_scale(sq_norms[i])))
+        .filter(|&(_, s)| s < 1.0)
         .collect();
-    if correction.iter().any(|&c| c != 0.0) {
-        let base = out.clone();
-        combine_into(
-            rows,
-            &correction,
-            |j| f64::from(base[j]),
-            |v| v as f32,
-            &mut out,
-        );
+    if late.iter().any(|&(_, s)| s < MIN_CORRECTED_SCALE) {
+        let exact: Vec<f64> = a
+            .iter()
+            .zip(&sq_norms)
+            .map(|(c, &s)| c * clip_scale(s))
+            .collect();
+        combine_into(rows, &exact, |_| 0.0, |v| v as f32, &mut out);
+    } else if !late.is_empty() {
+        let correction: Vec<(&[f32], f64)> = late
+            .iter()
+            .map(|&(i, s)| (rows[i], a[i] * (s - 1.0)))
+            .collect();
+        out.par_chunks_mut(TASK_COLUMNS)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                simd(AddInPlaceKernel {
+                    active: &correction,
+                    chunk,
+                    base: t * TASK_COLUMNS,
+                })
+            });
     }
-    if out.iter().any(|v| !v.is_finite()) {
+    if !all_finite(&out) {
         return Err(AggregationError::Overflow { rule });
     }
     Ok(out)
 }
 
+/// Σ x² of a slice (f64 accumulation).
+struct SqKernel<'a>(&'a [f32]);
+
+impl Kernel for SqKernel<'_> {
+    type Out = f64;
+    #[inline(always)]
+    fn run(self) -> f64 {
+        sum_sq(self.0)
+    }
+}
+
+/// chunk[j] += Σᵢ cᵢ·xᵢ[base + j] (f64 accumulation, one rounding per value).
+struct AddInPlaceKernel<'a, 'b> {
+    active: &'a [(&'b [f32], f64)],
+    chunk: &'a mut [f32],
+    base: usize,
+}
+
+impl Kernel for AddInPlaceKernel<'_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let mut acc = [0.0f64; BLOCK];
+        for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
+            let acc = &mut acc[..dst.len()];
+            for (a, &v) in acc.iter_mut().zip(dst.iter()) {
+                *a = f64::from(v);
+            }
+            accumulate(acc, self.active, self.base + b * BLOCK);
+            for (o, &a) in dst.iter_mut().zip(acc.iter()) {
+                *o = a as f32;
+            }
+        }
+    }
+}
+
 /// The fused pass of the norm-clipping mean over one task's columns: writes Σ cᵢxᵢ
-/// (unclipped) and returns each row's partial Σ x².
+/// (unclipped; rows with cᵢ = 0 are only measured) and returns each row's partial Σ x².
+/// Per L1-resident block: the weighted sum (four rows per sweep of the accumulator), then the
+/// squares of the same pieces, read again from L1.
 struct ClipSumKernel<'a, 'b> {
     all: &'a [(&'b [f32], f64)],
     chunk: &'a mut [f32],
@@ -344,25 +468,11 @@ impl Kernel for ClipSumKernel<'_, '_> {
             let len = dst.len();
             let acc = &mut acc[..len];
             acc.iter_mut().for_each(|v| *v = 0.0);
-            for (i, &(x, c)) in self.all.iter().enumerate() {
-                let x = &x[start..start + len];
-                let mut s = [0.0f64; 8];
-                let mut xs = x.chunks_exact(8);
-                let mut accs = acc.chunks_exact_mut(8);
-                for (xc, ac) in arrays(&mut xs).zip(arrays_mut(&mut accs)) {
-                    for l in 0..8 {
-                        let v = f64::from(xc[l]);
-                        s[l] += v * v;
-                        ac[l] += c * v;
-                    }
+            for (g, s) in self.all.chunks(4).zip(sq.chunks_mut(4)) {
+                accumulate(acc, g, start);
+                for (&(x, _), s) in g.iter().zip(s) {
+                    *s += sum_sq_short(&x[start..start + len]);
                 }
-                let mut tot: f64 = s.iter().sum();
-                for (&v, ac) in xs.remainder().iter().zip(accs.into_remainder()) {
-                    let v = f64::from(v);
-                    tot += v * v;
-                    *ac += c * v;
-                }
-                sq[i] += tot;
             }
             for (o, &v) in dst.iter_mut().zip(acc.iter()) {
                 *o = v as f32;
@@ -370,6 +480,43 @@ impl Kernel for ClipSumKernel<'_, '_> {
         }
         sq
     }
+}
+
+/// Σ x² of at most a [`BLOCK`] of values: f32 squares summed in 32 f32 lanes (at most 32
+/// terms each, so about one f32 rounding of relative error), then in f64. It overflows to +∞
+/// for values beyond ~1e19; callers re-measure such rows with [`sum_sq`].
+#[inline(always)]
+fn sum_sq_short(x: &[f32]) -> f64 {
+    let mut s = [0.0f32; 32];
+    let mut xs = x.chunks_exact(32);
+    for xc in xs.by_ref().filter_map(|c| <&[f32; 32]>::try_from(c).ok()) {
+        for l in 0..32 {
+            s[l] += xc[l] * xc[l];
+        }
+    }
+    s.iter().map(|&v| f64::from(v)).sum::<f64>()
+        + xs.remainder()
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+}
+
+/// Σ x² (f64, 32 lanes: four independent vector chains hide the add latency).
+#[inline(always)]
+fn sum_sq(x: &[f32]) -> f64 {
+    let mut s = [0.0f64; 32];
+    let mut xs = x.chunks_exact(32);
+    for xc in xs.by_ref().filter_map(|c| <&[f32; 32]>::try_from(c).ok()) {
+        for l in 0..32 {
+            let v = f64::from(xc[l]);
+            s[l] += v * v;
+        }
+    }
+    s.iter().sum::<f64>()
+        + xs.remainder()
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
 }
 
 /// Centered clipping, L iterations, each one distance pass and one weighted-sum pass.
@@ -620,7 +767,7 @@ pub fn mix(rule: &'static str, rows: &[&[f32]], w: &[f64]) -> Result<Vec<Vec<f32
             m.extend_from_slice(&part[i * len..(i + 1) * len]);
         }
     }
-    if mixed.iter().flatten().any(|v| !v.is_finite()) {
+    if !mixed.iter().all(|m| all_finite(m)) {
         return Err(non_finite_error(rule, rows));
     }
     Ok(mixed)
@@ -659,7 +806,7 @@ pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> 
             })
         })
         .reduce(|| false, |a, b| a || b);
-    if bad || out.iter().any(|v| !v.is_finite()) {
+    if bad || !all_finite(&out) {
         return Err(non_finite_error(rule, rows));
     }
     Ok(out)

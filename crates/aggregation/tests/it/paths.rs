@@ -48,3 +48,49 @@ fn krum_picks_the_same_row_on_both_paths() {
         assert!(!ds.byzantine.iter().any(|&b| x64[b] == want));
     }
 }
+
+/// The norm-clipping mean's production path takes three routes (rows clipped early, rows
+/// found clipped in the fused pass and corrected, rows clipped so hard the sum is redone);
+/// each must agree with the f64 reference, also when an attacker's row is huge.
+#[test]
+fn norm_clipping_routes_agree_with_reference() {
+    let (n, d) = (9usize, 70_000usize);
+    let ds = dataset(7, n, 2, d);
+    let base = to_f32(&ds.x);
+    let honest_norm = {
+        let mut norms: Vec<f64> =
+            ds.x.iter()
+                .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+                .collect();
+        norms.sort_by(f64::total_cmp);
+        norms[n / 2]
+    };
+    let mut cases: Vec<(&str, Vec<Vec<f32>>)> = Vec::new();
+    // A scaled attacker (model replacement ×1e12): clipped early, must not swamp the sum.
+    let mut huge = base.clone();
+    huge[8].iter_mut().for_each(|v| *v *= 1e12);
+    cases.push(("huge row", huge));
+    // All mass in the last columns: not visible in the prefix, clipped hard (redo route).
+    let mut late = base.clone();
+    late[7].iter_mut().for_each(|v| *v *= 0.0);
+    late[7][d - 3] = 1e6;
+    cases.push(("late hard clip", late));
+    // Slightly too long everywhere: clipped mildly after the fused pass (correction route).
+    let mut mild = base.clone();
+    mild[6].iter_mut().for_each(|v| *v *= 1.3);
+    cases.push(("mild clip", mild));
+    for (what, x32) in cases {
+        let x64 = widen(&x32);
+        let params = serde_json::json!({ "max_norm": 1.1 * honest_norm, "weights": ds.counts });
+        let agg = from_spec("norm_clipping_mean", &params).unwrap();
+        let want = agg.aggregate_f64(&as_rows(&x64)).unwrap();
+        let got = agg.aggregate(&as_rows(&x32)).unwrap();
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (f64::from(*g) - w).abs() <= 2e-5 * scale,
+                "{what} [{j}]: f32 {g} vs f64 {w}"
+            );
+        }
+    }
+}

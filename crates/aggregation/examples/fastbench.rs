@@ -1,0 +1,60 @@
+//! Quick timing of production rules against the plain single-pass sum (development aid; the
+//! full benchmark is `deai bench aggregate`). Usage: fastbench N D REPEAT RULE...
+use std::time::Instant;
+
+use deai_aggregation::{fast, from_spec, synthetic};
+use serde_json::json;
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let n: usize = a.get(1).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let d: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(159_010);
+    let rep: usize = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let f = n / 5;
+    let s = synthetic::updates(1, n, f, d);
+    let rows = s.rows();
+    let hn = (1.25 * d as f64).sqrt();
+    for rule in &a[4..] {
+        let p = match rule.as_str() {
+            "fedavg" => json!({ "weights": s.sample_counts }),
+            "norm_clipping_mean" => json!({ "max_norm": 1.25 * hn, "weights": s.sample_counts }),
+            "trimmed_mean" => json!({ "k": f }),
+            "krum" | "multi_krum" | "nnm+krum" => json!({ "f": f }),
+            "nnm+trimmed_mean" => json!({ "nnm": { "f": f }, "k": f }),
+            "centered_clipping" => json!({ "tau": 0.1 * hn, "L": 3 }),
+            "fltrust" => json!({ "server_update": s.server_update }),
+            _ => json!({}),
+        };
+        let agg = from_spec(rule, &p).unwrap();
+        let (mut tb, mut tr, mut tg) = (f64::MAX, f64::MAX, f64::MAX);
+        let mut g = vec![0.0f32; n * n];
+        for _ in 0..rep {
+            let t = Instant::now();
+            std::hint::black_box(fast::plain_sum(&s.data));
+            tb = tb.min(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            std::hint::black_box(agg.aggregate(&rows).unwrap());
+            tr = tr.min(t.elapsed().as_secs_f64());
+            if rule.contains("krum") || rule.contains("geometric") {
+                let t = Instant::now();
+                fast::matmul::gram_f32(
+                    &s.data,
+                    n,
+                    d,
+                    d,
+                    &mut g,
+                    fast::matmul::Parallelism::Rayon(0),
+                )
+                .unwrap();
+                tg = tg.min(t.elapsed().as_secs_f64());
+            }
+        }
+        println!(
+            "{n:>4} {d:>8} {rule:<20} {:>8.2} ms  bound {:>7.2} ms  x{:>6.2}  xXXt {:>6.2}",
+            tr * 1e3,
+            tb * 1e3,
+            tr / tb,
+            tr / tg
+        );
+    }
+}
