@@ -10,8 +10,9 @@
 //! - Median and trimmed mean: a pruned sorting network ([`network`]) run on
 //!   [`network::LANES`] coordinates at once, over column blocks, in parallel.
 //! - Krum, Multi-Krum, NNM, FoolsGold and the geometric median: pairwise distances through
-//!   the Gram matrix X·Xᵀ (`gemm`), computed per column chunk in f32 and summed across chunks
-//!   in f64; the geometric median then iterates Weiszfeld on the n coefficients of z = Σ cⱼxⱼ
+//!   the Gram matrix X·Xᵀ, only its upper triangle (half a general product's flops), in 4×4
+//!   row tiles of f32 SIMD dot products per L2-sized column chunk, summed across chunks in
+//!   f64 ([`gram`]); the geometric median then iterates Weiszfeld on the n coefficients of z = Σ cⱼxⱼ
 //!   (‖z − xᵢ‖² = Gᵢᵢ − 2(Gc)ᵢ + cᵀGc), so an iteration costs O(n²), not O(nd).
 //!
 //! Values are not validated up front (that would be a second pass): NaN/Inf propagate into a
@@ -621,39 +622,61 @@ impl Kernel for RowKernel<'_> {
     }
 }
 
-/// Columns per Gram chunk: about 512 KiB of packed rows.
-fn gram_chunk(n: usize) -> usize {
-    ((128 * 1024 / n.max(1)) / 64 * 64).clamp(256, 16 * 1024)
+/// Rows per Gram tile.
+const TILE: usize = 4;
+
+/// Columns per symmetric-Gram task: about 1 MiB of the n rows (stays in L2 while every tile
+/// pair reads it).
+fn sym_gram_chunk(n: usize) -> usize {
+    ((256 * 1024 / n.max(1)) / 64 * 64).clamp(256, 16 * 1024)
 }
 
-/// The Gram matrix X·Xᵀ (n×n, f64): f32 products per column chunk, summed in f64.
+/// The Gram matrix X·Xᵀ (n×n, f64), computing only the tiles on and above the diagonal (about
+/// half the flops of a general product): rows in tiles of [`TILE`], column chunks that stay
+/// in L2 spread over both cores, 4×4 dot products per tile pair in f32 SIMD registers
+/// (explicit `pulp` vectors, fused multiply-add), summed across chunks in f64.
 pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
     let n = rows.len();
     let d = rows[0].len();
-    let chunk = gram_chunk(n);
+    let chunk = sym_gram_chunk(n);
     let tasks = d.div_ceil(chunk);
-    let g = (0..tasks)
+    let blocks: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(TILE).map(|s| s..(s + TILE).min(n)).collect();
+    let pairs: Vec<(usize, usize)> = (0..blocks.len())
+        .flat_map(|a| (a..blocks.len()).map(move |b| (a, b)))
+        .collect();
+    let mut g = (0..tasks)
         .into_par_iter()
         .fold(
-            || (vec![0.0f64; n * n], Vec::<f32>::new(), vec![0.0f32; n * n]),
-            |(mut acc, mut packed, mut part), t| {
+            || vec![0.0f64; n * n],
+            |mut acc, t| {
                 let start = t * chunk;
-                let len = chunk.min(d - start);
-                packed.clear();
-                for r in rows {
-                    packed.extend_from_slice(&r[start..start + len]);
-                }
-                if matmul::gram_f32(&packed, n, len, len, &mut part, matmul::Parallelism::None)
-                    .is_ok()
-                {
-                    for (a, &p) in acc.iter_mut().zip(&part) {
-                        *a += f64::from(p);
+                let end = (start + chunk).min(d);
+                for &(a, b) in &pairs {
+                    let (ra, rb) = (blocks[a].clone(), blocks[b].clone());
+                    let mut pa = [&[][..]; TILE];
+                    let mut pb = [&[][..]; TILE];
+                    for (p, i) in pa.iter_mut().zip(ra.clone()) {
+                        *p = &rows[i][start..end];
+                    }
+                    for (p, j) in pb.iter_mut().zip(rb.clone()) {
+                        *p = &rows[j][start..end];
+                    }
+                    let dots = pulp::Arch::new().dispatch(TileKernel {
+                        a: pa,
+                        b: pb,
+                        ra: ra.len(),
+                        rb: rb.len(),
+                    });
+                    for (di, i) in ra.clone().enumerate() {
+                        for (dj, j) in rb.clone().enumerate() {
+                            acc[i * n + j] += f64::from(dots[di][dj]);
+                        }
                     }
                 }
-                (acc, packed, part)
+                acc
             },
         )
-        .map(|(acc, _, _)| acc)
         .reduce(
             || vec![0.0f64; n * n],
             |mut x, y| {
@@ -661,6 +684,12 @@ pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
                 x
             },
         );
+    // Mirror the upper triangle (tiles on the diagonal computed both halves already).
+    for i in 0..n {
+        for j in 0..i {
+            g[i * n + j] = g[j * n + i];
+        }
+    }
     if (0..n).any(|i| !g[i * n + i].is_finite()) {
         return match rows::find_non_finite(rows) {
             Some(e) => Err(e),
@@ -669,6 +698,83 @@ pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
         };
     }
     Ok(g)
+}
+
+/// Dot products of up to [`TILE`] rows `a` with up to [`TILE`] rows `b` (equal lengths; the
+/// unused entries are empty slices): 16 vector accumulators, each value loaded once per tile.
+struct TileKernel<'a> {
+    a: [&'a [f32]; TILE],
+    b: [&'a [f32]; TILE],
+    ra: usize,
+    rb: usize,
+}
+
+impl pulp::WithSimd for TileKernel<'_> {
+    type Output = [[f32; TILE]; TILE];
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
+        match (self.ra, self.rb) {
+            (4, 4) => tile::<S, 4, 4>(simd, &self.a, &self.b),
+            (4, 3) => tile::<S, 4, 3>(simd, &self.a, &self.b),
+            (4, 2) => tile::<S, 4, 2>(simd, &self.a, &self.b),
+            (4, _) => tile::<S, 4, 1>(simd, &self.a, &self.b),
+            (3, _) => tile::<S, 3, 3>(simd, &self.a, &self.b),
+            (2, _) => tile::<S, 2, 2>(simd, &self.a, &self.b),
+            _ => tile::<S, 1, 1>(simd, &self.a, &self.b),
+        }
+    }
+}
+
+#[inline(always)]
+fn tile<S: pulp::Simd, const R: usize, const C: usize>(
+    simd: S,
+    a: &[&[f32]; TILE],
+    b: &[&[f32]; TILE],
+) -> [[f32; TILE]; TILE] {
+    let len = a[0].len();
+    let zero = simd.splat_f32s(0.0);
+    let mut acc = [[zero; C]; R];
+    let mut va = [S::as_simd_f32s(&[]).0; R];
+    let mut vb = [S::as_simd_f32s(&[]).0; C];
+    for (v, x) in va.iter_mut().zip(a) {
+        *v = S::as_simd_f32s(&x[..len]).0;
+    }
+    for (v, x) in vb.iter_mut().zip(b) {
+        *v = S::as_simd_f32s(&x[..len]).0;
+    }
+    let lanes = va[0].len();
+    for k in 0..lanes {
+        let mut x = [zero; R];
+        let mut y = [zero; C];
+        for (xi, v) in x.iter_mut().zip(&va) {
+            *xi = v[k];
+        }
+        for (yj, v) in y.iter_mut().zip(&vb) {
+            *yj = v[k];
+        }
+        for i in 0..R {
+            for j in 0..C {
+                acc[i][j] = simd.mul_add_e_f32s(x[i], y[j], acc[i][j]);
+            }
+        }
+    }
+    let mut out = [[0.0f32; TILE]; TILE];
+    let tail = lanes * (std::mem::size_of::<S::f32s>() / 4);
+    for i in 0..R {
+        for j in 0..C {
+            let mut s = simd.reduce_sum_f32s(acc[i][j]);
+            for (p, q) in a[i][tail..len].iter().zip(&b[j][tail..len]) {
+                s += p * q;
+            }
+            out[i][j] = s;
+        }
+    }
+    out
+}
+
+/// Columns per chunk of the row mixing (NNM): about 512 KiB of packed rows.
+fn gram_chunk(n: usize) -> usize {
+    ((128 * 1024 / n.max(1)) / 64 * 64).clamp(256, 16 * 1024)
 }
 
 /// Squared distances ‖xᵢ − xⱼ‖² (n×n) from the Gram matrix, clamped at 0.
