@@ -311,7 +311,8 @@ impl Knowledge {
     /// What a simulated run knows: actor names; the entity of each actor — a colluding
     /// validator and its partner miner are one entity (the scenario says they act together),
     /// every other actor its own; each miner's shard size and local epochs (0 passes for a
-    /// free-rider or silent miner, which train nothing); FLOPs per sample `6 × parameters`.
+    /// free-rider or silent miner, which train nothing; every other kind trains on its shard,
+    /// as `Miner::samples` says); FLOPs per sample `6 × parameters`.
     /// Reloads the scenario's dataset to recompute the (seeded) partition.
     pub fn from_run(report: &RunReport) -> Result<Self, SimError> {
         let s = &report.scenario;
@@ -358,7 +359,10 @@ impl Knowledge {
             .enumerate()
         {
             let samples = data.partition.clients.get(i).map_or(0, Vec::len) as u64;
-            let trains = matches!(a.kind.as_str(), "honest" | "label_flipper");
+            let trains = !matches!(
+                a.kind.as_str(),
+                "free_rider_noise" | "free_rider_copy" | "silent"
+            );
             k.training.insert(
                 a.account,
                 Training {
@@ -907,7 +911,10 @@ mod tests {
                 .unwrap(),
         );
         for a in report.actors.iter().filter(|a| a.role == Role::Miner) {
-            let trains = matches!(a.kind.as_str(), "honest" | "label_flipper");
+            let trains = !matches!(
+                a.kind.as_str(),
+                "free_rider_noise" | "free_rider_copy" | "silent"
+            );
             assert_eq!(compute[a.name.as_str()] > 0.0, trains, "{}", a.name);
         }
     }
