@@ -105,10 +105,23 @@ pub fn run(args: ConcentrationArgs, _global: &Global) -> anyhow::Result<()> {
             Engine::Float => "float",
         }
     );
-    let md = report(&runs, &summaries, &plots, &command, &args.out, &report_path);
+    let mut md = report(&runs, &summaries, &plots, &command, &args.out, &report_path);
+    md.push_str(&kept_tail(&report_path));
     write_atomic(&report_path, md.as_bytes())?;
     eprintln!("wrote {} and {}", args.out.display(), report_path.display());
     Ok(())
+}
+
+/// Marks the start of hand-written text in a report that regenerating it keeps.
+const KEEP_MARKER: &str =
+    "<!-- kept on regeneration: text below is not written by deai concentration -->";
+
+/// The hand-written tail of an existing report (from [`KEEP_MARKER`] on), or nothing.
+fn kept_tail(report_path: &Path) -> String {
+    std::fs::read_to_string(report_path)
+        .ok()
+        .and_then(|old| old.find(KEEP_MARKER).map(|at| format!("\n{}", &old[at..])))
+        .unwrap_or_default()
 }
 
 fn default_files() -> anyhow::Result<Vec<PathBuf>> {
@@ -568,3 +581,26 @@ population but resistance to Sybil validators and stake splitting, which this st
 simulate.\n\
 - One seed per population: differences of one or two in a Nakamoto coefficient are within what \
 another seed could change.\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regeneration_keeps_the_hand_written_tail_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.md");
+        assert_eq!(kept_tail(&path), "", "no file, nothing kept");
+        std::fs::write(&path, "# generated\nold table\n").unwrap();
+        assert_eq!(kept_tail(&path), "", "no marker, nothing kept");
+        std::fs::write(
+            &path,
+            format!("# generated\nold table\n{KEEP_MARKER}\n\n## Notes\nby hand\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            kept_tail(&path),
+            format!("\n{KEEP_MARKER}\n\n## Notes\nby hand\n")
+        );
+    }
+}
