@@ -134,9 +134,10 @@ impl Miner for LabelFlipper {
     }
 }
 
-/// A lookup attacker: trains on the evaluation sets it knows (true labels) together with its
-/// shard with every label `l` replaced by `9 − l`. Its update fits the known sets and poisons
-/// the rest of the distribution, so only a score on a set it has not seen exposes it.
+/// A lookup attacker: trains on the evaluation sets it knows (true labels, repeated until they
+/// weigh as much as its shard) together with its shard with every label `l` replaced by
+/// `9 − l`. Its update fits the known sets and poisons the rest of the distribution, so only a
+/// score on a set it has not seen exposes it.
 pub struct Overfitter {
     mixed: Dataset,
     all: Vec<usize>,
@@ -147,11 +148,19 @@ impl Overfitter {
     /// An attacker holding `shard` of `data` and knowing the sets `known`.
     pub fn new(data: &Dataset, shard: &[usize], known: &[Dataset]) -> Result<Self, SimError> {
         let flipped = data.subset(shard).map_err(deai_ml::MlError::from)?;
+        let known_len: usize = known.iter().map(Dataset::len).sum();
+        let repeats = if known_len == 0 {
+            0
+        } else {
+            shard.len().div_ceil(known_len).max(1)
+        };
         let mut images = Vec::new();
         let mut labels = Vec::new();
-        for k in known {
-            images.extend_from_slice(k.images());
-            labels.extend_from_slice(k.labels());
+        for _ in 0..repeats {
+            for k in known {
+                images.extend_from_slice(k.images());
+                labels.extend_from_slice(k.labels());
+            }
         }
         images.extend_from_slice(flipped.images());
         labels.extend(flipped.labels().iter().map(|l| 9u8.saturating_sub(*l)));

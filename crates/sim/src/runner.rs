@@ -10,6 +10,12 @@
 //! | 2 | validators' `Commit(Weights)` after scoring the revealed updates off-chain |
 //! | 3 | validators' `Reveal(Weights)`; at the end of this block the ledger runs the epoch |
 //!
+//! With blind validation (`task.blind_validation`) offsets 1 and 2 swap: miners hand their
+//! preimages to the task's relay off-chain, validators score the relayed updates (seeded
+//! order, relay-made ids, no origin) and commit their weights in block 1, and only then do the
+//! miners reveal on chain in block 2. The task's windows say so ([`windows`]), so a reveal
+//! before the weights are bound is rejected by the ledger.
+//!
 //! After the epoch the aggregator (the task proposer) applies the task's rule, in canonical
 //! mode, to the updates of the miners the epoch rewarded (incentive > 0), hashes the new global
 //! model and records it in the next round's first block with the list of contributing updates,
