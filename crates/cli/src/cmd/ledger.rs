@@ -10,6 +10,25 @@
 //! account's next nonce, admits it to the mempool, produces a block at the current wall-clock
 //! time (at least one millisecond after the parent) and prints the transaction's receipt, or its
 //! `TxError` (the block still records the failed transaction, which pays its fee).
+//!
+//! # Talking to a running node (`--node URL`)
+//!
+//! `deai tx … --node http://HOST:PORT` and `deai chain status|block|account --node URL` use a
+//! node's HTTP API (`deai_node::http`) instead of the chain in `--data-dir`; keys still come
+//! from `--data-dir`. A transaction is signed locally: the chain id comes from `GET
+//! /v1/status`, the nonce (unless `--nonce`) from `GET /v1/account/{id}` (0 for an account
+//! the node does not know), the fee (unless `--fee`) is the default minimum fee of
+//! [`Params`]. It is sent borsh-encoded to `POST /v1/tx`; then the CLI polls the new blocks
+//! until one contains it (at most `--wait` seconds; `--wait 0` returns once the node accepted
+//! it). The API reports no receipts, so a remote transaction is reported as *included*, not as
+//! succeeded: check its effect with `deai chain account … --node URL`. Submitting several
+//! transactions from one account before a block is produced needs explicit `--nonce`s (the
+//! account endpoint shows the committed nonce, not the mempool's).
+//!
+//! The node's JSON errors `{"error", "message"}` are printed as `error: <message> (HTTP
+//! <code>)`. `deai chain verify` and `deai chain metrics` need the whole block history or state
+//! and only run on a data directory (the node's own, or a copy); a node's Prometheus counters
+//! are at `GET URL/metrics`. Plain `http://` only: this build has no TLS client.
 
 use std::fs;
 use std::io::Write;
@@ -20,7 +39,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use deai_chain::{GenesisConfig, State};
 use deai_store::{verify_chain, EmbeddedChain, NodeConfig, Store};
 use deai_types::{
-    AccountId, Amount, Call, ChainId, CommitKey, CommitKind, Fixed, Hash32, Height, Keypair,
+    AccountId, Amount, Block, Call, ChainId, CommitKey, CommitKind, Fixed, Hash32, Height, Keypair,
     Mechanism, Nonce, ParamChange, Params, PhaseWindow, ProposalId, Role, Round, SignedTx, TaskId,
     TaskSpec, Tx, Window,
 };
@@ -86,6 +105,14 @@ pub struct TxOpts {
     /// Override the nonce (default: the account's next nonce from the state).
     #[arg(long, global = true)]
     pub nonce: Option<u64>,
+    /// Send the transaction to a running node's HTTP API (e.g. http://127.0.0.1:8080) instead
+    /// of producing a block on the chain in --data-dir (keys still come from --data-dir).
+    #[arg(long, global = true, value_name = "URL")]
+    pub node: Option<String>,
+    /// With --node: seconds to wait for a block that includes the transaction (0: return once
+    /// the node accepted it) [default: 30].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub wait: Option<u64>,
 }
 
 /// Arguments of `deai tx`.
@@ -280,29 +307,62 @@ pub struct ProposeTaskArgs {
     pub mechanism: MechanismArg,
 }
 
+/// `--node URL` of `deai chain` subcommands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NodeOpt {
+    /// Read from a running node's HTTP API (e.g. http://127.0.0.1:8080) instead of the chain
+    /// in --data-dir.
+    #[arg(long, value_name = "URL")]
+    pub node: Option<String>,
+}
+
 /// `deai chain …`.
 #[derive(Subcommand, Debug)]
 pub enum ChainCommand {
     /// Print the head block, state root, supply and counts.
-    Status,
+    Status {
+        #[command(flatten)]
+        remote: NodeOpt,
+    },
     /// Print the block at a height, with its transactions.
     Block {
         /// The height (0 is genesis).
         height: u64,
+        #[command(flatten)]
+        remote: NodeOpt,
     },
     /// Print an account's balance, nonce and stake.
     Account {
         /// A key name or a 64-hex-character account id.
         account: String,
+        #[command(flatten)]
+        remote: NodeOpt,
     },
     /// Re-execute every block from genesis and check every parent link, tx root and state root;
     /// exits non-zero on the first mismatch.
-    Verify,
+    Verify {
+        #[command(flatten)]
+        remote: NodeOpt,
+    },
     /// Decentralization metrics (Gini, Nakamoto ½ and ⅓, HHI, entropy, Theil, top-k) of the
     /// distributions the ledger holds: balances, stake per hotkey, governance voting power, and
     /// per task the stake of its UIDs, the last epoch's incentive and dividends, and the rewards
     /// paid over the kept epochs.
-    Metrics,
+    Metrics {
+        #[command(flatten)]
+        remote: NodeOpt,
+    },
+}
+
+impl ChainCommand {
+    fn node(&self) -> Option<&str> {
+        let (ChainCommand::Status { remote }
+        | ChainCommand::Block { remote, .. }
+        | ChainCommand::Account { remote, .. }
+        | ChainCommand::Verify { remote }
+        | ChainCommand::Metrics { remote }) = self;
+        remote.node.as_deref()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,6 +770,12 @@ pub fn run_tx(args: TxArgs, global: &Global) -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow!("which key signs? pass --from NAME (see `deai keys list`)"))?;
     let key = load_key(global, &from)?;
+    if let Some(url) = args.opts.node.clone() {
+        return run_tx_remote(args, &key, &url, global);
+    }
+    if args.opts.wait.is_some() {
+        bail!("--wait only applies with --node URL (a local `deai tx` includes the transaction in a block at once)");
+    }
     let mut chain = open_chain(global)?;
     let call = build_call(args.call, key.account(), global)?;
     let state = chain.state();
@@ -799,9 +865,13 @@ fn account_json(state: &State, id: &AccountId) -> serde_json::Value {
 
 /// Runs `deai chain …`.
 pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
+    if let Some(url) = cmd.node() {
+        let client = NodeClient::new(url)?;
+        return run_chain_remote(cmd, &client, global);
+    }
     let store = open_store(global)?;
     match cmd {
-        ChainCommand::Status => {
+        ChainCommand::Status { .. } => {
             let head = store.head()?;
             let state = store.state()?;
             let genesis = store.genesis()?;
@@ -829,34 +899,14 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                 println!("supply     {}", state.total_supply());
             }
         }
-        ChainCommand::Block { height } => {
+        ChainCommand::Block { height, .. } => {
             let head = store.head_height()?;
             let block = store.block(Height(height))?.ok_or_else(|| {
                 anyhow!("no block at height {height}: the head is at height {head}")
             })?;
-            if global.json {
-                print_json(&json!({"hash": block.header.hash().to_string(), "block": block}))?;
-            } else {
-                let h = &block.header;
-                println!("block {} {}", h.height, h.hash());
-                println!("  parent     {}", h.parent_hash);
-                println!("  timestamp  {} ms", h.timestamp_ms);
-                println!("  tx root    {}", h.tx_root);
-                println!("  state root {}", h.state_root);
-                println!("  {} transactions", block.txs.len());
-                for (i, t) in block.txs.iter().enumerate() {
-                    println!(
-                        "  [{i}] {} from {} nonce {} fee {}: {}",
-                        t.hash(),
-                        t.signer.short(),
-                        t.tx.nonce,
-                        t.tx.fee,
-                        serde_json::to_string(&t.tx.call)?
-                    );
-                }
-            }
+            print_block(&block, global)?;
         }
-        ChainCommand::Account { account } => {
+        ChainCommand::Account { account, .. } => {
             let id = resolve_account(global, &account)?;
             let state = store.state()?;
             let value = account_json(&state, &id);
@@ -880,7 +930,7 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                 }
             }
         }
-        ChainCommand::Metrics => {
+        ChainCommand::Metrics { .. } => {
             let rows = ledger_distributions(&store.state()?);
             if global.json {
                 let obj: serde_json::Map<String, serde_json::Value> = rows
@@ -908,7 +958,7 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                 }
             }
         }
-        ChainCommand::Verify => {
+        ChainCommand::Verify { .. } => {
             let report = verify_chain(&store)?;
             if global.json {
                 print_json(&serde_json::to_value(&report)?)?;
@@ -955,6 +1005,348 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn print_block(block: &Block, global: &Global) -> anyhow::Result<()> {
+    if global.json {
+        return print_json(&json!({"hash": block.header.hash().to_string(), "block": block}));
+    }
+    let h = &block.header;
+    println!("block {} {}", h.height, h.hash());
+    println!("  parent     {}", h.parent_hash);
+    println!("  timestamp  {} ms", h.timestamp_ms);
+    println!("  tx root    {}", h.tx_root);
+    println!("  state root {}", h.state_root);
+    println!("  {} transactions", block.txs.len());
+    for (i, t) in block.txs.iter().enumerate() {
+        println!(
+            "  [{i}] {} from {} nonce {} fee {}: {}",
+            t.hash(),
+            t.signer.short(),
+            t.tx.nonce,
+            t.tx.fee,
+            serde_json::to_string(&t.tx.call)?
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A running node over HTTP (`--node URL`)
+
+/// Largest response body read from a node (a block of many transactions as JSON).
+const MAX_RESPONSE_BYTES: u64 = 256 << 20;
+
+/// A blocking client of a node's HTTP API (`deai_node::http`).
+struct NodeClient {
+    /// `http://host:port`, without a trailing slash.
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// An answer of the node: HTTP status and body text.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl NodeClient {
+    /// Accepts `http://host:port[/]` or `host:port`.
+    fn new(url: &str) -> anyhow::Result<NodeClient> {
+        let url = url.trim().trim_end_matches('/');
+        let base = if url.starts_with("http://") {
+            url.to_string()
+        } else if url.starts_with("https://") {
+            bail!("--node {url:?}: https is not supported (this build has no TLS client); a deai node serves plain http://HOST:PORT")
+        } else if url.contains("://") {
+            bail!("--node {url:?}: unsupported scheme; expected http://HOST:PORT")
+        } else {
+            format!("http://{url}")
+        };
+        if base.len() <= "http://".len() {
+            bail!("--node {url:?}: missing host; expected http://HOST:PORT");
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(std::time::Duration::from_secs(10)))
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .into();
+        Ok(NodeClient { base, agent })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn finish(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<Answer> {
+        let mut response = result.map_err(|e| {
+            anyhow!(
+                "cannot reach the node at {}: {e} (is `deai node` running and listening there?)",
+                self.base
+            )
+        })?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_string()
+            .map_err(|e| anyhow!("reading the answer of the node at {}: {e}", self.base))?;
+        Ok(Answer { status, body })
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        self.finish(self.agent.get(&self.url(path)).call())
+    }
+
+    /// `GET path` as JSON; a non-2xx answer is an error.
+    fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let answer = self.get(path)?;
+        json_answer(&answer, path)
+    }
+
+    /// `GET path` as JSON, `None` on 404.
+    fn get_json_opt(&self, path: &str) -> anyhow::Result<Option<serde_json::Value>> {
+        let answer = self.get(path)?;
+        if answer.status == 404 {
+            return Ok(None);
+        }
+        json_answer(&answer, path).map(Some)
+    }
+
+    /// Submits a signed transaction (borsh); returns the hash the node reports.
+    fn submit(&self, tx: &SignedTx) -> anyhow::Result<Hash32> {
+        let body = deai_types::encode(tx);
+        let answer = self.finish(
+            self.agent
+                .post(&self.url("/v1/tx"))
+                .header("content-type", "application/octet-stream")
+                .send(&body[..]),
+        )?;
+        let value = json_answer(&answer, "/v1/tx")?;
+        value["hash"]
+            .as_str()
+            .and_then(|h| h.parse::<Hash32>().ok())
+            .ok_or_else(|| anyhow!("the node accepted the transaction but answered {value} without a valid \"hash\""))
+    }
+
+    fn status(&self) -> anyhow::Result<NodeStatus> {
+        let value = self.get_json("/v1/status")?;
+        let chain_id = value["chain_id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the node's /v1/status has no \"chain_id\": {value}"))?;
+        let height = value["height"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("the node's /v1/status has no \"height\": {value}"))?;
+        Ok(NodeStatus {
+            chain_id: ChainId::new(chain_id)
+                .map_err(|e| anyhow!("the node reports an invalid chain id {chain_id:?}: {e}"))?,
+            height,
+            raw: value,
+        })
+    }
+
+    fn block(&self, height: u64) -> anyhow::Result<Block> {
+        let value = self.get_json(&format!("/v1/block/{height}"))?;
+        serde_json::from_value(value)
+            .map_err(|e| anyhow!("the node's block {height} is not a valid block: {e}"))
+    }
+
+    /// `deai_total_supply` from the node's Prometheus text, if present.
+    fn total_supply(&self) -> Option<u128> {
+        let answer = self.get("/metrics").ok()?;
+        if answer.status != 200 {
+            return None;
+        }
+        answer.body.lines().find_map(|line| {
+            line.strip_prefix("deai_total_supply ")
+                .and_then(|v| v.trim().parse().ok())
+        })
+    }
+}
+
+/// The body of a 2xx answer as JSON, or the node's error as `<message> (HTTP <code>)`.
+fn json_answer(answer: &Answer, path: &str) -> anyhow::Result<serde_json::Value> {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(&answer.body).ok();
+    if !(200..300).contains(&answer.status) {
+        let message = parsed
+            .as_ref()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| {
+                let text = answer.body.trim();
+                if text.is_empty() {
+                    format!("the node answered {path} with an empty body")
+                } else {
+                    text.chars().take(300).collect()
+                }
+            });
+        bail!("{message} (HTTP {})", answer.status);
+    }
+    parsed.ok_or_else(|| {
+        anyhow!(
+            "the node's answer to {path} is not JSON: {:?}",
+            answer.body.chars().take(200).collect::<String>()
+        )
+    })
+}
+
+/// What `GET /v1/status` says.
+struct NodeStatus {
+    chain_id: ChainId,
+    height: u64,
+    raw: serde_json::Value,
+}
+
+/// `deai tx … --node URL`: sign locally, submit over HTTP, wait for a block that includes it.
+fn run_tx_remote(args: TxArgs, key: &Keypair, url: &str, global: &Global) -> anyhow::Result<()> {
+    let client = NodeClient::new(url)?;
+    let status = client.status()?;
+    let call = build_call(args.call, key.account(), global)?;
+    let nonce = match args.opts.nonce {
+        Some(n) => n,
+        None => client
+            .get_json_opt(&format!("/v1/account/{}", key.account()))?
+            .map(|v| {
+                v["nonce"]
+                    .as_u64()
+                    .ok_or_else(|| anyhow!("the node's account answer has no \"nonce\": {v}"))
+            })
+            .transpose()?
+            .unwrap_or(0),
+    };
+    let fee = args.opts.fee.unwrap_or(Params::default().min_fee);
+    let signed = key.sign_tx(Tx {
+        chain_id: status.chain_id.clone(),
+        nonce: Nonce(nonce),
+        fee,
+        call,
+    });
+    let hash = signed.hash();
+    let accepted = client.submit(&signed)?;
+    if accepted != hash {
+        bail!("the node accepted the transaction as {accepted}, but its hash is {hash}");
+    }
+    let wait = args.opts.wait.unwrap_or(30);
+    if wait == 0 {
+        if global.json {
+            print_json(
+                &json!({"status": "accepted", "tx": hash.to_string(), "node": client.base,
+                "nonce": nonce}),
+            )?;
+        } else {
+            println!("transaction {hash} accepted by the node at {} (nonce {nonce}); not waiting for a block", client.base);
+        }
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let mut next = status.height + 1;
+    loop {
+        let head = client.status()?.height;
+        while next <= head {
+            let block = client.block(next)?;
+            if let Some(index) = block.txs.iter().position(|t| t.hash() == hash) {
+                if global.json {
+                    print_json(&json!({"status": "included", "tx": hash.to_string(),
+                        "height": next, "index": index, "node": client.base, "nonce": nonce}))?;
+                } else {
+                    println!(
+                        "transaction {hash} included in block {next} (index {index}) by the node at {}",
+                        client.base
+                    );
+                    println!(
+                        "the node's API reports no receipts: check the effect with `deai chain account NAME --node {}`",
+                        client.base
+                    );
+                }
+                return Ok(());
+            }
+            next += 1;
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "transaction {hash} was accepted by the node but is not in a block after {wait} s \
+                 (head at height {head}); look for it later with `deai chain block HEIGHT --node {}`",
+                client.base
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `deai chain … --node URL`.
+fn run_chain_remote(cmd: ChainCommand, client: &NodeClient, global: &Global) -> anyhow::Result<()> {
+    match cmd {
+        ChainCommand::Status { .. } => {
+            let status = client.status()?;
+            let supply = client.total_supply();
+            let mut value = status.raw;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("node".into(), json!(client.base));
+                if let Some(s) = supply {
+                    obj.insert("total_supply".into(), json!(s));
+                }
+            }
+            if global.json {
+                print_json(&value)?;
+            } else {
+                let field = |k: &str| match &value[k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "?".to_string(),
+                    other => other.to_string(),
+                };
+                println!("node       {} ({})", client.base, field("mode"));
+                println!("chain      {}", status.chain_id);
+                println!("height     {}", status.height);
+                println!("head hash  {}", field("head_hash"));
+                println!("state root {}", field("state_root"));
+                println!("timestamp  {} ms", field("timestamp_ms"));
+                println!("mempool    {} txs", field("mempool"));
+                if let Some(s) = supply {
+                    println!("supply     {s}");
+                }
+            }
+        }
+        ChainCommand::Block { height, .. } => {
+            print_block(&client.block(height)?, global)?;
+        }
+        ChainCommand::Account { account, .. } => {
+            let id = resolve_account(global, &account)?;
+            let v = client.get_json(&format!("/v1/account/{id}"))?;
+            let value = json!({
+                "account": v["id"],
+                "exists": v["exists"],
+                "balance": v["balance"],
+                "nonce": v["nonce"],
+                "staked": v["staked"],
+                "node": client.base,
+            });
+            if global.json {
+                print_json(&value)?;
+            } else {
+                println!("account      {id}");
+                println!("balance      {}", v["balance"]);
+                println!("nonce        {}", v["nonce"]);
+                println!("staked       {}", v["staked"]);
+                println!("(from the node at {}; stake on it, take and unbonding entries are not in its API)", client.base);
+            }
+        }
+        ChainCommand::Verify { .. } => bail!(
+            "`deai chain verify` re-executes every block and cannot run against --node {}: run it \
+             on a data directory, e.g. the node's own (`deai chain verify --data-dir DIR`) or a copy",
+            client.base
+        ),
+        ChainCommand::Metrics { .. } => bail!(
+            "`deai chain metrics` needs the whole ledger state, which the node's API does not \
+             serve: run it on a data directory (`deai chain metrics --data-dir DIR`, e.g. the \
+             node's own or a copy); the node's Prometheus counters are at {}/metrics",
+            client.base
+        ),
     }
     Ok(())
 }
