@@ -14,7 +14,8 @@
 //! trailing bytes after the declared count, a label outside `0..10`, different image and label
 //! counts — is a [`DataError`] naming the file.
 //!
-//! Pixels are scaled to `f32` in `[0, 1]` (`u8 / 255`); no mean/std normalisation is applied.
+//! Pixels are scaled to `f32` in `[0, 1]` (`u8 / 255`); the models standardise them on the fly
+//! ([`crate::params::standardize`]), so a dataset always holds raw `[0, 1]` pixels.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! allocation per step.
 //!
 //! Parameters live in the flat vector itself (`W1 [200, 784]`, `b1`, `W2 [10, 200]`, `b2`, see
-//! [`crate::params`]). One step on a batch `X` of `B` rows (`B ≤ batch`):
+//! [`crate::params`]). One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are gathered
+//! from the dataset already standardised, [`crate::params::standardize`]):
 //!
 //! 1. `H ← 1·b1ᵀ` (bias pre-filled), `H ← H + X·W1ᵀ` (GEMM), `H ← relu(H)`;
 //! 2. `Z ← 1·b2ᵀ`, `Z ← Z + H·W2ᵀ` (GEMM);
@@ -24,7 +25,7 @@ use rayon::prelude::*;
 use crate::data::Dataset;
 use crate::error::MlError;
 use crate::matmul::{gemm, View};
-use crate::params::{ModelKind, INPUT, MLP_HIDDEN as HID};
+use crate::params::{standardize_into, ModelKind, INPUT, MLP_HIDDEN as HID};
 use crate::seed;
 use crate::train::{check_inputs, shuffle_into, Eval, LocalCfg, LocalTrained};
 
@@ -138,7 +139,7 @@ impl Workspace {
         let images = data.images();
         let labels = data.labels();
         for (row, &i) in self.x.chunks_exact_mut(INPUT).zip(idx) {
-            row.copy_from_slice(&images[i * INPUT..(i + 1) * INPUT]);
+            standardize_into(row, &images[i * INPUT..(i + 1) * INPUT]);
         }
         self.forward(params, b)?;
 
@@ -274,7 +275,10 @@ pub fn evaluate_mlp(params: &[f32], data: &Dataset) -> Result<Eval, MlError> {
             let rows = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
             let b = rows.len();
             let mut ws = Workspace::new(b, false);
-            ws.x.copy_from_slice(&data.images()[rows.start * INPUT..rows.end * INPUT]);
+            standardize_into(
+                &mut ws.x,
+                &data.images()[rows.start * INPUT..rows.end * INPUT],
+            );
             ws.forward(params, b)?;
             let (mut loss, mut correct) = (0.0f64, 0usize);
             for (row, &y) in ws.z.chunks_exact(OUT).zip(&data.labels()[rows]) {

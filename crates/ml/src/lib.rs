@@ -27,7 +27,7 @@ pub use error::MlError;
 pub use fl::{
     fedavg, run_round, train_clients, AggregateFn, ClientUpdate, RoundOutcome, RoundRecord,
 };
-pub use params::{ModelKind, Update};
+pub use params::{InitScheme, ModelKind, Update};
 pub use partition::{Partition, PartitionSpec, PartitionSummary};
 pub use train::{evaluate, train_local, Engine, Eval, LocalCfg, LocalTrained};
 

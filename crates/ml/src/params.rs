@@ -12,11 +12,20 @@
 //! | `mlp` | `fc1.weight [200, 784]`, `fc1.bias [200]`, `fc2.weight [10, 200]`, `fc2.bias [10]` | 159,010 |
 //! | `cnn` | `conv1.weight [8, 1, 5, 5]`, `conv1.bias [8]`, `conv2.weight [16, 8, 5, 5]`, `conv2.bias [16]`, `fc1.weight [128, 256]`, `fc1.bias [128]`, `fc2.weight [10, 128]`, `fc2.bias [10]` | 37,610 |
 //!
+//! # Input
+//!
+//! Both models start by standardising their input pixels: a dataset pixel `x ∈ [0, 1]` enters
+//! the first layer as `(x − 0.1307) / 0.3081` (mean and standard deviation of the MNIST training
+//! pixels; [`standardize`]). This is part of the model's function, so parameters saved here are
+//! meant for inputs standardised the same way.
+//!
 //! # Initialisation
 //!
 //! From ChaCha8 stream `(seed, "init")`, tensors in flat order, values in row-major order:
 //! weights of layers followed by a ReLU are Kaiming-uniform `U(±sqrt(6 / fan_in))`, the output
 //! layer is Xavier-uniform `U(±sqrt(6 / (fan_in + fan_out)))`, biases are zero.
+//! [`InitScheme::Torch`] ([`ModelKind::init_with`]) instead draws weights and biases from
+//! PyTorch's default `U(±1/sqrt(fan_in))`, for comparisons with PyTorch code.
 //!
 //! # Files and updates
 //!
@@ -66,6 +75,35 @@ pub enum InitRule {
     Zeros,
 }
 
+/// Which initialisation a model starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitScheme {
+    /// Each tensor's [`InitRule`]: Kaiming/Xavier-uniform weights, zero biases (the default).
+    #[default]
+    KaimingXavier,
+    /// PyTorch's default for `nn.Linear` / `nn.Conv2d`: weights and biases `U(±1/sqrt(fan_in))`
+    /// with the layer's `fan_in` (for weights this is `kaiming_uniform_(a = √5)`); for
+    /// comparisons with PyTorch code.
+    Torch,
+}
+
+impl FromStr for InitScheme {
+    type Err = MlError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "kaiming" | "kaiming-xavier" | "kaiming_xavier" => Ok(Self::KaimingXavier),
+            "torch" | "pytorch" => Ok(Self::Torch),
+            _ => Err(MlError::Config {
+                name: "init",
+                value: s.to_owned(),
+                accepted: "accepted: kaiming (Kaiming/Xavier-uniform, zero biases), torch (PyTorch's default U(±1/sqrt(fan_in)))",
+            }),
+        }
+    }
+}
+
 impl TensorSpec {
     /// Number of values.
     pub fn numel(&self) -> usize {
@@ -86,6 +124,27 @@ const fn t(name: &'static str, shape: &'static [usize], init: InitRule) -> Tenso
 }
 
 use InitRule::{KaimingUniform as K, XavierUniform as X, Zeros as Z};
+
+/// Mean of the MNIST training pixels (scaled to `[0, 1]`): the models see pixels standardised
+/// as `(x − INPUT_MEAN) / INPUT_STD` ([`standardize`]).
+pub const INPUT_MEAN: f32 = 0.1307;
+/// Standard deviation of the MNIST training pixels (scaled to `[0, 1]`).
+pub const INPUT_STD: f32 = 0.3081;
+
+/// A pixel `x ∈ [0, 1]` as the models see it: `(x − INPUT_MEAN) / INPUT_STD` (the first step
+/// of both models' forward pass; datasets keep raw `[0, 1]` pixels).
+#[inline]
+pub fn standardize(x: f32) -> f32 {
+    (x - INPUT_MEAN) / INPUT_STD
+}
+
+/// Writes `standardize(src[i])` into `dst[i]` (lengths must match; extra values are ignored).
+#[inline]
+pub fn standardize_into(dst: &mut [f32], src: &[f32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = standardize(s);
+    }
+}
 
 /// MLP hidden width.
 pub const MLP_HIDDEN: usize = 200;
@@ -150,14 +209,26 @@ impl ModelKind {
 
     /// Seeded initial parameters (see the module docs).
     pub fn init(self, seed: u64) -> Vec<f32> {
+        self.init_with(seed, InitScheme::KaimingXavier)
+    }
+
+    /// Seeded initial parameters with the given scheme (same random stream for both schemes:
+    /// the same uniform draws, scaled by different bounds, except that [`InitScheme::Torch`]
+    /// also draws the biases).
+    pub fn init_with(self, seed: u64, scheme: InitScheme) -> Vec<f32> {
         let mut rng = seed::rng(seed, "init", &[]);
         let mut out = Vec::with_capacity(self.num_params());
+        let mut layer_fan_in = 1;
         for spec in self.layout() {
             let (fan_in, fan_out) = spec.fans();
-            let bound = match spec.init {
-                InitRule::KaimingUniform => (6.0 / fan_in as f64).sqrt(),
-                InitRule::XavierUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
-                InitRule::Zeros => 0.0,
+            if spec.shape.len() >= 2 {
+                layer_fan_in = fan_in;
+            }
+            let bound = match (scheme, spec.init) {
+                (InitScheme::Torch, _) => 1.0 / (layer_fan_in.max(1) as f64).sqrt(),
+                (_, InitRule::KaimingUniform) => (6.0 / fan_in as f64).sqrt(),
+                (_, InitRule::XavierUniform) => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+                (_, InitRule::Zeros) => 0.0,
             } as f32;
             for _ in 0..spec.numel() {
                 out.push(if bound > 0.0 {
@@ -366,6 +437,19 @@ mod tests {
         let bound = (6.0f32 / 784.0).sqrt();
         assert!(a[..156_800].iter().all(|x| x.abs() <= bound));
         assert!(a[156_800..157_000].iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn torch_init_bounds_are_one_over_sqrt_fan_in() {
+        let a = ModelKind::Mlp.init_with(1, InitScheme::Torch);
+        let (b_in, b_hid) = (1.0 / 784f32.sqrt(), 1.0 / 200f32.sqrt());
+        let (w1, rest) = a.split_at(156_800 + 200);
+        assert!(w1.iter().all(|x| x.abs() <= b_in));
+        assert!(w1.iter().any(|x| x.abs() > 0.9 * b_in));
+        assert!(rest.iter().all(|x| x.abs() <= b_hid));
+        assert!(rest[2000..].iter().all(|&x| x != 0.0), "biases are drawn");
+        assert_eq!("torch".parse::<InitScheme>().unwrap(), InitScheme::Torch);
+        assert!("he".parse::<InitScheme>().is_err());
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub enum PartitionError {
         /// Why.
         reason: String,
     },
+    /// Client index lists given from outside do not cover the samples exactly once.
+    #[error("client index lists do not partition {samples} samples: {reason} (accepted: every index in 0..{samples} exactly once over all clients, at least one client)")]
+    NotAPartition {
+        /// Number of samples.
+        samples: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// How samples are spread over clients (see the module docs).
@@ -165,6 +173,33 @@ pub struct PartitionSummary {
 }
 
 impl Partition {
+    /// A partition from explicit per-client index lists (e.g. read from a file), checked to
+    /// cover `0..samples` exactly once; each client's indices are sorted.
+    pub fn from_clients(
+        mut clients: Vec<Vec<usize>>,
+        samples: usize,
+    ) -> Result<Self, PartitionError> {
+        let bad = |reason: String| PartitionError::NotAPartition { samples, reason };
+        if clients.is_empty() {
+            return Err(bad("no clients".into()));
+        }
+        let mut seen = vec![false; samples];
+        for (c, idx) in clients.iter_mut().enumerate() {
+            idx.sort_unstable();
+            for &i in idx.iter() {
+                match seen.get_mut(i) {
+                    None => return Err(bad(format!("client {c} holds index {i}, out of range"))),
+                    Some(true) => return Err(bad(format!("index {i} is assigned twice"))),
+                    Some(s) => *s = true,
+                }
+            }
+        }
+        if let Some(i) = seen.iter().position(|s| !s) {
+            return Err(bad(format!("index {i} is assigned to no client")));
+        }
+        Ok(Self { clients })
+    }
+
     /// Number of clients.
     pub fn len(&self) -> usize {
         self.clients.len()

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, CLASSES};
 use crate::error::MlError;
 use crate::model::{CandleModel, Sgd, SgdParams};
-use crate::params::{ModelKind, INPUT};
+use crate::params::{standardize, ModelKind, INPUT};
 use crate::{fused, model, seed};
 
 /// Which implementation trains.
@@ -229,7 +229,7 @@ pub fn train_local(
     }
 }
 
-/// Gathers the pixels and labels of `idx` into tensors.
+/// Gathers the standardised pixels ([`standardize`]) and labels of `idx` into tensors.
 fn batch_tensors(
     data: &Dataset,
     idx: &[usize],
@@ -238,10 +238,11 @@ fn batch_tensors(
     let mut x = Vec::with_capacity(idx.len() * INPUT);
     let mut y = Vec::with_capacity(idx.len());
     for &i in idx {
-        x.extend_from_slice(data.image(i).ok_or(MlError::IndexOutOfRange {
+        let image = data.image(i).ok_or(MlError::IndexOutOfRange {
             index: i,
             len: data.len(),
-        })?);
+        })?;
+        x.extend(image.iter().map(|&v| standardize(v)));
         y.push(u32::from(data.labels()[i]));
     }
     Ok((

@@ -9,8 +9,8 @@ use clap::Args;
 use deai_ml::bench::matmul_peak;
 use deai_ml::partition::partition;
 use deai_ml::{
-    data, evaluate, fedavg, params, run_round, with_threads, Engine, LocalCfg, ModelKind,
-    PartitionSpec, RoundRecord,
+    data, evaluate, fedavg, params, run_round, with_threads, Engine, InitScheme, LocalCfg,
+    ModelKind, Partition, PartitionSpec, PartitionSummary, RoundRecord,
 };
 use serde::Serialize;
 
@@ -28,6 +28,10 @@ pub struct FlArgs {
     /// Partition of the training set: iid, dirichlet:<alpha>, shards:<k>, quantity:<beta>.
     #[arg(long, default_value = "iid")]
     pub partition: PartitionSpec,
+    /// Read the clients' sample indices from this JSON file (a list of index lists, as in the
+    /// `partition_indices.json` that `deai train` writes) instead of drawing `--partition`.
+    #[arg(long)]
+    pub partition_file: Option<PathBuf>,
     /// Local epochs per round.
     #[arg(long, default_value_t = 1)]
     pub local_epochs: usize,
@@ -38,7 +42,7 @@ pub struct FlArgs {
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// SGD momentum (PyTorch semantics; 0 = plain SGD).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.0)]
     pub momentum: f32,
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0)]
@@ -46,6 +50,10 @@ pub struct FlArgs {
     /// Training engine: auto (fused for mlp, candle for cnn), fused, candle.
     #[arg(long, default_value = "auto")]
     pub engine: Engine,
+    /// Initialisation: kaiming (Kaiming/Xavier-uniform, zero biases) or torch (PyTorch's
+    /// default U(±1/sqrt(fan_in)) for weights and biases).
+    #[arg(long, default_value = "kaiming")]
+    pub init: InitScheme,
     /// Run seed (partition, init, batch order).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -68,6 +76,28 @@ impl FlArgs {
             momentum: self.momentum,
             weight_decay: self.weight_decay,
         }
+    }
+
+    /// The partition of `labels` and its summary (drawn from `--partition`, or read from
+    /// `--partition-file`).
+    fn partition(&self, labels: &[u8]) -> anyhow::Result<(Partition, PartitionSummary)> {
+        let part = match &self.partition_file {
+            None => partition(labels, self.clients, &self.partition, self.seed)?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let clients: Vec<Vec<usize>> = serde_json::from_str(&text).with_context(|| {
+                    format!("{}: expected a JSON list of index lists", path.display())
+                })?;
+                Partition::from_clients(clients, labels.len())
+                    .with_context(|| format!("partition file {}", path.display()))?
+            }
+        };
+        let mut summary = part.summary(labels, &self.partition, self.seed);
+        if let Some(path) = &self.partition_file {
+            summary.spec = format!("file:{}", path.display());
+        }
+        Ok((part, summary))
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -185,13 +215,16 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     let dir = fl.data_dir();
     let splits =
         data::load_dir(&dir).with_context(|| format!("loading dataset from {}", dir.display()))?;
-    let part = partition(splits.train.labels(), fl.clients, &fl.partition, fl.seed)?;
-    let summary = part.summary(splits.train.labels(), &fl.partition, fl.seed);
+    let (part, summary) = fl.partition(splits.train.labels())?;
     let out = args.out.clone().unwrap_or_else(|| {
         global.data_dir.join("train").join(format!(
             "{}-{}-c{}-r{}-s{}",
             fl.model,
-            fl.partition.to_string().replace(':', "_"),
+            if fl.partition_file.is_some() {
+                "file".to_owned()
+            } else {
+                fl.partition.to_string().replace(':', "_")
+            },
             fl.clients,
             args.rounds,
             fl.seed
@@ -229,7 +262,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
             )?
             .progress_chars("=> "),
         );
-        let mut g = fl.model.init(fl.seed);
+        let mut g = fl.model.init_with(fl.seed, fl.init);
         let mut history = Vec::with_capacity(args.rounds as usize);
         for round in 0..args.rounds {
             let outcome = run_round(&g, &splits.train, &part, &cfg, fl.seed, round, &fedavg)?;
@@ -267,7 +300,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
         dataset: dir.display().to_string(),
         clients: fl.clients,
         rounds: args.rounds,
-        partition: fl.partition.to_string(),
+        partition: summary.spec.clone(),
         local: cfg,
         seed: fl.seed,
         threads,
@@ -287,6 +320,10 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     std::fs::write(
         out.join("partition.json"),
         serde_json::to_string_pretty(&summary)?,
+    )?;
+    std::fs::write(
+        out.join("partition_indices.json"),
+        serde_json::to_string(&part.clients)?,
     )?;
 
     if global.json {
@@ -357,12 +394,12 @@ pub fn run_bench_fl(args: BenchFlArgs, global: &Global) -> anyhow::Result<()> {
     let dir = fl.data_dir();
     let splits =
         data::load_dir(&dir).with_context(|| format!("loading dataset from {}", dir.display()))?;
-    let part = partition(splits.train.labels(), fl.clients, &fl.partition, fl.seed)?;
+    let (part, summary) = fl.partition(splits.train.labels())?;
     let samples: usize = part.clients.iter().map(Vec::len).sum::<usize>() * cfg.epochs;
     let report = with_threads(fl.threads, || -> anyhow::Result<BenchReport> {
         let threads = deai_ml::threads();
         let before = matmul_peak(threads, args.peak_size, args.peak_seconds)?;
-        let mut g = fl.model.init(fl.seed);
+        let mut g = fl.model.init_with(fl.seed, fl.init);
         let mut secs = Vec::with_capacity(args.rounds as usize);
         for round in 0..args.rounds {
             let out = run_round(&g, &splits.train, &part, &cfg, fl.seed, round, &fedavg)?;
@@ -381,7 +418,7 @@ pub fn run_bench_fl(args: BenchFlArgs, global: &Global) -> anyhow::Result<()> {
             model: fl.model,
             engine: format!("{:?}", cfg.resolved_engine()).to_lowercase(),
             clients: fl.clients,
-            partition: fl.partition.to_string(),
+            partition: summary.spec.clone(),
             rounds: args.rounds,
             threads,
             samples_per_round: samples,

@@ -27,10 +27,13 @@ fn same_seed_same_result_other_seed_other_order() {
 #[test]
 fn weight_decay_alone_shrinks_weights_by_the_pytorch_factor() {
     // With lr·wd = 0.5 and a sample whose gradient is zero in some coordinates, those weights
-    // become (1 − lr·wd)·w. A black image zeroes the gradient of every W1 entry.
+    // become (1 − lr·wd)·w. An image whose pixels all equal the standardisation mean enters the
+    // model as zeros, which zeroes the gradient of every W1 entry.
     let s = crate::mnist();
     let mut data = s.train.subset(&[0]).unwrap();
-    data.images_mut().iter_mut().for_each(|p| *p = 0.0);
+    data.images_mut()
+        .iter_mut()
+        .for_each(|p| *p = deai_ml::params::INPUT_MEAN);
     let g = ModelKind::Mlp.init(4);
     let cfg = LocalCfg {
         lr: 0.5,

@@ -5,7 +5,8 @@ use deai_ml::data::Dataset;
 use deai_ml::train::{train_candle, LocalCfg};
 use deai_ml::{evaluate, train_local, Engine, ModelKind};
 
-/// f64 reference: mean cross-entropy of the MLP (flat layout of `deai_ml::params`) on `idx`.
+/// f64 reference: mean cross-entropy of the MLP (flat layout of `deai_ml::params`, input
+/// standardised as `(x − 0.1307) / 0.3081`) on `idx`.
 fn mlp_loss_f64(p: &[f64], data: &Dataset, idx: &[usize]) -> f64 {
     let (w1, rest) = p.split_at(200 * 784);
     let (b1, rest) = rest.split_at(200);
@@ -17,7 +18,7 @@ fn mlp_loss_f64(p: &[f64], data: &Dataset, idx: &[usize]) -> f64 {
             .map(|j| {
                 (b1[j]
                     + (0..784)
-                        .map(|k| w1[j * 784 + k] * f64::from(x[k]))
+                        .map(|k| w1[j * 784 + k] * ((f64::from(x[k]) - 0.1307) / 0.3081))
                         .sum::<f64>())
                 .max(0.0)
             })
