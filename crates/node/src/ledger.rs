@@ -383,6 +383,10 @@ impl Executor for ReplicatedLedger {
         lock(&self.inner).head.height.0
     }
 
+    fn has_pending(&self) -> bool {
+        !lock(&self.mempool).is_empty()
+    }
+
     fn build(&self, chain: &[ConsensusBlock], timestamp_ms: u64) -> Option<Bytes> {
         let parent = self.execute_chain(chain)?;
         let txs = lock(&self.mempool).take_ready(&parent.state, self.limits.max_txs);

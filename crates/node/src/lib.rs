@@ -11,7 +11,10 @@
 )]
 
 pub mod bench;
+pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod http;
 pub mod ledger;
+pub mod loadtest;
 pub mod service;

@@ -38,6 +38,12 @@ impl Embedded {
         chain.produce_block(timestamp_ms).map(Some)
     }
 
+    /// Head height and number of transactions stored in blocks.
+    pub fn height_and_tx_count(&self) -> (u64, u64) {
+        let chain = self.lock();
+        (chain.head().height.0, chain.store().tx_count().unwrap_or(0))
+    }
+
     /// Makes every produced block durable (for shutdown).
     pub fn flush(&self) -> Result<(), NodeError> {
         self.lock().flush()

@@ -1,6 +1,9 @@
 //! The consensus application: hands proposals and verification to the [`Executor`].
 
-use std::{sync::Arc, time::UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
 
 use bytes::Bytes;
 use commonware_consensus::{
@@ -27,6 +30,13 @@ pub trait Executor: Send + Sync + 'static {
     /// Height of the last applied (finalized and durable) block.
     fn last_applied_height(&self) -> u64;
 
+    /// Whether work is waiting to be proposed (transactions in the pool). A leader with nothing
+    /// pending waits up to [`Timing::idle_block_interval`](super::Timing::idle_block_interval)
+    /// before proposing an empty block. The default says "always".
+    fn has_pending(&self) -> bool {
+        true
+    }
+
     /// Builds a payload for a child of the last block of `chain`. `chain` runs oldest first and
     /// its first block is one the executor [knows](Self::knows); the others are notarized
     /// ancestors it has not executed yet. `None` skips this proposal.
@@ -45,20 +55,22 @@ pub trait Executor: Send + Sync + 'static {
 /// Adapts an [`Executor`] to commonware's marshal `Application`.
 pub struct Application<X> {
     executor: Arc<X>,
+    idle: Duration,
 }
 
 impl<X> Clone for Application<X> {
     fn clone(&self) -> Self {
         Self {
             executor: self.executor.clone(),
+            idle: self.idle,
         }
     }
 }
 
 impl<X: Executor> Application<X> {
-    /// Wraps an executor.
-    pub fn new(executor: Arc<X>) -> Self {
-        Self { executor }
+    /// Wraps an executor; a leader with nothing pending waits up to `idle` before proposing.
+    pub fn new(executor: Arc<X>, idle: Duration) -> Self {
+        Self { executor, idle }
     }
 }
 
@@ -104,6 +116,14 @@ where
     ) -> Option<Digested<Self::Block>> {
         let chain = connect(&*self.executor, ancestry).await?;
         let parent = chain.last()?.clone();
+        // Pace empty blocks: wait (polling) for a transaction, at most `idle`, well inside the
+        // leader timeout. Followers do not check this; it only saves empty blocks.
+        if !self.idle.is_zero() {
+            let until = runtime.current() + self.idle;
+            while !self.executor.has_pending() && runtime.current() < until {
+                runtime.sleep(Duration::from_millis(5)).await;
+            }
+        }
         let timestamp_ms = runtime
             .current()
             .duration_since(UNIX_EPOCH)

@@ -108,6 +108,9 @@ pub struct Timing {
     pub timeout_retry: Duration,
     /// Timeout for fetching certificates and blocks from peers.
     pub fetch_timeout: Duration,
+    /// How long a leader with no pending transactions waits for one before it proposes an
+    /// empty block (zero: propose at once). Keep it well below `leader_timeout`.
+    pub idle_block_interval: Duration,
 }
 
 impl Timing {
@@ -118,7 +121,15 @@ impl Timing {
             certification_timeout: Duration::from_secs(2),
             timeout_retry: Duration::from_secs(5),
             fetch_timeout: Duration::from_secs(1),
+            idle_block_interval: Duration::ZERO,
         }
+    }
+
+    /// The same timeouts, with leaders waiting up to `idle` for a transaction before they
+    /// propose an empty block.
+    pub fn with_idle_block_interval(mut self, idle: Duration) -> Self {
+        self.idle_block_interval = idle;
+        self
     }
 }
 
@@ -292,7 +303,7 @@ where
     let finalizer_handle = context.child("finalizer").spawn(|_| finalizer_task);
     let marshal_handle = actor.start(finalizer, buffer, (resolver_rx, resolver));
 
-    let application = Application::new(executor);
+    let application = Application::new(executor, config.timing.idle_block_interval);
     let inline = Inline::new(
         context.child("application"),
         application,
