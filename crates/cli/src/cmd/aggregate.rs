@@ -76,6 +76,91 @@ pub struct BenchAggregateArgs {
     /// Seed of the synthetic updates.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Afterwards, time the numpy baselines (`scripts/numpy_aggregate.py`, needs python3 with
+    /// numpy) on the same grid and print ours/numpy side by side.
+    #[arg(long)]
+    pub numpy: bool,
+    /// The numpy baseline script (default: `scripts/numpy_aggregate.py` in the current
+    /// directory, else in the source tree this binary was built from).
+    #[arg(long)]
+    pub numpy_script: Option<PathBuf>,
+}
+
+/// Rules the numpy script implements.
+const NUMPY_RULES: [&str; 7] = [
+    "fedavg",
+    "norm_clipping_mean",
+    "coordinate_median",
+    "trimmed_mean",
+    "krum",
+    "multi_krum",
+    "geometric_median",
+];
+
+/// One of our measurements, kept for the numpy comparison.
+struct Measured {
+    n: usize,
+    d: usize,
+    rule: String,
+    seconds: f64,
+    ratio: f64,
+}
+
+/// Runs the numpy script on the same grid; `None` (with a note on stderr) when python3 or
+/// numpy is missing.
+fn run_numpy(args: &BenchAggregateArgs, rules: &[&str]) -> anyhow::Result<Option<Vec<Value>>> {
+    let script = match &args.numpy_script {
+        Some(p) => p.clone(),
+        None => {
+            let local = PathBuf::from("scripts/numpy_aggregate.py");
+            if local.exists() {
+                local
+            } else {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../scripts/numpy_aggregate.py"
+                ))
+            }
+        }
+    };
+    anyhow::ensure!(
+        script.exists(),
+        "the numpy baseline script {} does not exist (pass --numpy-script)",
+        script.display()
+    );
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!("note: numpy comparison skipped: python3 with numpy is not available");
+            return Ok(None);
+        }
+    }
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--json", "--n", &list(&args.n), "--d", &list(&args.d)])
+        .args(["--rules", &rules.join(",")])
+        .args(["--repeat", &args.repeat.max(1).to_string()])
+        .args(["--seed", &args.seed.to_string()])
+        .output()
+        .with_context(|| format!("running python3 {}", script.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "python3 {} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout)
+        .context("parsing the numpy script's JSON output (an array of records)")?;
+    Ok(Some(records))
 }
 
 const BENCH_RULES: [&str; 12] = [
@@ -167,6 +252,7 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
     }
     let threads = deai_aggregation::fast::threads();
     let mut records = Vec::new();
+    let mut ours: Vec<Measured> = Vec::new();
     if !global.json {
         println!(
             "deai bench aggregate: production f32 path, {threads} threads, min of {} runs \
@@ -232,6 +318,13 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                 row("[XXᵀ] gemm", xxt, true);
             }
             for (rule, t) in measured {
+                ours.push(Measured {
+                    n,
+                    d,
+                    rule: rule.clone(),
+                    seconds: t.wall,
+                    ratio: t.wall / bound.wall,
+                });
                 let vs_xxt = rule.contains("krum") || rule.starts_with("nnm");
                 if global.json {
                     records.push(json!({
@@ -246,8 +339,76 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
             }
         }
     }
+    let numpy_rules: Vec<&str> = NUMPY_RULES
+        .iter()
+        .copied()
+        .filter(|r| rules.iter().any(|x| x == r))
+        .collect();
+    let numpy = if args.numpy && !numpy_rules.is_empty() {
+        run_numpy(&args, &numpy_rules)?
+    } else {
+        None
+    };
+    let find = |m: &Measured| {
+        numpy.as_ref().and_then(|recs| {
+            recs.iter().find(|r| {
+                r["n"].as_u64() == Some(m.n as u64)
+                    && r["d"].as_u64() == Some(m.d as u64)
+                    && r["rule"].as_str() == Some(m.rule.as_str())
+            })
+        })
+    };
     if global.json {
+        if numpy.is_some() {
+            for (rec, m) in records.iter_mut().zip(&ours) {
+                if let Some(np) = find(m) {
+                    rec["numpy_seconds"] = np["seconds"].clone();
+                    rec["numpy_ratio_to_bound"] = np["ratio_to_bound"].clone();
+                    if let Some(s) = np["seconds"].as_f64() {
+                        rec["speedup_vs_numpy"] = json!(s / m.seconds);
+                    }
+                }
+            }
+        }
         println!("{}", Value::Array(records));
+    } else if numpy.is_some() {
+        println!();
+        println!(
+            "numpy comparison (scripts/numpy_aggregate.py, run right after, same grid; each \
+             ratio is to its own single-pass sum; target: ≥ 5× faster where numpy is > 5× \
+             its bound)"
+        );
+        println!(
+            "{:>4} {:>8} {:<20} {:>9} {:>8} {:>10} {:>8} {:>9} {:>7}",
+            "n", "d", "rule", "ours ms", "x bound", "numpy ms", "x bound", "speedup", "target"
+        );
+        for m in &ours {
+            let Some(np) = find(m) else { continue };
+            let (Some(ns), Some(nr)) = (np["seconds"].as_f64(), np["ratio_to_bound"].as_f64())
+            else {
+                continue;
+            };
+            let speedup = ns / m.seconds;
+            let target = if nr <= 5.0 {
+                "n/a"
+            } else if speedup >= 5.0 {
+                "met"
+            } else {
+                "MISSED"
+            };
+            println!(
+                "{:>4} {:>8} {:<20} {:>9.2} {:>8.2} {:>10.2} {:>8.2} {:>8.1}x {:>7}",
+                m.n,
+                m.d,
+                m.rule,
+                m.seconds * 1e3,
+                m.ratio,
+                ns * 1e3,
+                nr,
+                speedup,
+                target
+            );
+        }
     }
     Ok(())
 }
