@@ -3,6 +3,8 @@
 //! Admission ([`Mempool::insert`], [`Mempool::insert_batch`]) rejects, with a typed
 //! [`MempoolError`], a transaction that
 //! - is signed for another chain id,
+//! - offers a fee below the chain's minimum, or more than the signer's balance can pay now (it
+//!   would only be dropped when a block is built),
 //! - has a nonce the signer already used (stale: below the account's next nonce in the state),
 //!   or one too far ahead of it (more than `max_nonce_gap`),
 //! - repeats the nonce of a transaction of the same signer already waiting,
@@ -127,6 +129,26 @@ pub enum MempoolError {
         /// The nonce.
         nonce: u64,
     },
+    /// The fee is below the chain's minimum fee.
+    #[error("fee {offered} from {signer} is below the chain's minimum fee {min}")]
+    FeeTooLow {
+        /// The signer (hex).
+        signer: String,
+        /// The transaction's fee.
+        offered: u128,
+        /// The minimum fee.
+        min: u128,
+    },
+    /// The signer's balance cannot pay the fee.
+    #[error("{signer} has balance {balance} and cannot pay the fee {fee}; fund the account first")]
+    CannotPayFee {
+        /// The signer (hex).
+        signer: String,
+        /// The signer's free balance.
+        balance: u128,
+        /// The transaction's fee.
+        fee: u128,
+    },
     /// The pool is full.
     #[error("the mempool is full ({capacity} transactions); retry after the next block")]
     Full {
@@ -243,6 +265,21 @@ impl Mempool {
             return Err(MempoolError::WrongChain {
                 expected: self.chain_id.to_string(),
                 got: tx.tx.chain_id.to_string(),
+            });
+        }
+        if tx.tx.fee < state.params().min_fee {
+            return Err(MempoolError::FeeTooLow {
+                signer: tx.signer.to_string(),
+                offered: tx.tx.fee.0,
+                min: state.params().min_fee.0,
+            });
+        }
+        let balance = state.balance_of(&tx.signer);
+        if balance < tx.tx.fee {
+            return Err(MempoolError::CannotPayFee {
+                signer: tx.signer.to_string(),
+                balance: balance.0,
+                fee: tx.tx.fee.0,
             });
         }
         let expected = account_nonce(state, &tx.signer);

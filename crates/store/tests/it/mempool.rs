@@ -117,6 +117,49 @@ fn admission_rejects_bad_transactions_with_typed_errors() {
 }
 
 #[test]
+fn admission_rejects_fees_the_chain_would_never_charge() {
+    let k = keys(2);
+    let state = State::genesis(&genesis(&k)).unwrap();
+    let mut mp = pool(MempoolConfig::default());
+    let to = k[0].account();
+    let with_fee = |from: &deai_types::Keypair, fee: u128| {
+        from.sign_tx(Tx {
+            chain_id: chain_id(),
+            nonce: Nonce(0),
+            fee: Amount(fee),
+            call: Call::Transfer {
+                to,
+                amount: Amount(1),
+            },
+        })
+    };
+    let min = state.params().min_fee.0;
+    if min > 0 {
+        let err = mp.insert(with_fee(&k[1], min - 1), &state).unwrap_err();
+        assert!(matches!(err, MempoolError::FeeTooLow { .. }), "{err}");
+    }
+    // A key the genesis never funded cannot pay any fee: refused now, not dropped later.
+    let unfunded = keys(3).pop().unwrap();
+    assert_eq!(state.balance_of(&unfunded.account()), Amount(0));
+    let err = mp
+        .insert(with_fee(&unfunded, min.max(1)), &state)
+        .unwrap_err();
+    assert!(
+        matches!(err, MempoolError::CannotPayFee { balance: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("fund the account"), "{err}");
+    // More than the whole balance is refused too; the balance itself is fine.
+    let all = state.balance_of(&k[1].account()).0;
+    assert!(matches!(
+        mp.insert(with_fee(&k[1], all + 1), &state),
+        Err(MempoolError::CannotPayFee { .. })
+    ));
+    mp.insert(with_fee(&k[1], all), &state).unwrap();
+    assert_eq!(mp.len(), 1);
+}
+
+#[test]
 fn stale_nonces_are_rejected_after_a_block_and_batch_admission_matches_single() {
     let dir = tempfile::tempdir().unwrap();
     let k = keys(3);
