@@ -43,7 +43,7 @@ use std::{
 
 use bytes::Bytes;
 use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State};
-use deai_store::{Mempool, MempoolConfig, MempoolError, Store, StoreError};
+use deai_store::{Mempool, MempoolConfig, MempoolError, PreparedCommit, Store, StoreError};
 use deai_types::{decode, encode, verify_batch, Block, Hash32, Header, Height, SignedTx};
 
 use crate::engine::{ConsensusBlock, Digest, Executor};
@@ -329,13 +329,31 @@ impl ReplicatedLedger {
         if ledger_block.header.parent_hash != inner.head.hash() {
             return Err("finalized block does not link to the applied head".into());
         }
+        // This node usually executed the block already (it verified or built it): reuse that
+        // post-state, which `execute` checked against the header's state root. Otherwise (a
+        // block backfilled after a restart) execute it now.
+        let checked = inner
+            .speculative
+            .get(&block.id())
+            .filter(|spec| spec.header == ledger_block.header)
+            .cloned();
         drop(inner);
-        let sig_ok = self.sig_ok(&ledger_block.txs);
+        let state = match checked {
+            Some(spec) => {
+                Arc::try_unwrap(spec).map_or_else(|shared| shared.state.clone(), |s| s.state)
+            }
+            None => {
+                let sig_ok = self.sig_ok(&ledger_block.txs);
+                let mut state = lock(&self.inner).state.clone();
+                apply_block_with_sigs(&mut state, &ledger_block, &sig_ok)
+                    .map_err(|e| e.to_string())?;
+                state
+            }
+        };
         let mut inner = lock(&self.inner);
-        let mut state = inner.state.clone();
-        apply_block_with_sigs(&mut state, &ledger_block, &sig_ok).map_err(|e| e.to_string())?;
+        // The post-state root was checked against the header when the block was executed.
         self.store
-            .commit_block(&ledger_block, &state)
+            .commit_prepared(&PreparedCommit::new(ledger_block.clone(), &state))
             .map_err(|e| e.to_string())?;
         append_digest(&self.dir, &block.id()).map_err(|e| e.to_string())?;
         inner.state = state;
@@ -394,11 +412,26 @@ impl Executor for ReplicatedLedger {
         let mut state = parent.state.clone();
         // Admission verified every signature in the pool.
         let (block, _) = build_block_preverified(&mut state, &parent.header, timestamp_ms, txs);
-        let bytes = encode(&block);
+        let bytes = Bytes::from(encode(&block));
         if bytes.len() > self.limits.max_bytes {
             return None;
         }
-        Some(Bytes::from(bytes))
+        // Keep the post-state, so finalizing this block does not execute it again.
+        let parent_block = chain.last()?;
+        let digest = ConsensusBlock::new(
+            parent_block.id(),
+            parent_block.height_u64() + 1,
+            bytes.clone(),
+        )
+        .id();
+        lock(&self.inner).speculative.insert(
+            digest,
+            Arc::new(Speculative {
+                state,
+                header: block.header,
+            }),
+        );
+        Some(bytes)
     }
 
     fn verify(&self, chain: &[ConsensusBlock], block: &ConsensusBlock) -> bool {
