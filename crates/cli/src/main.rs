@@ -61,6 +61,10 @@ enum Command {
     /// Run a benchmark and print its ratio against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Run a node: the embedded chain over HTTP, or a member of a testnet (--config).
+    Node(cmd::node::NodeArgs),
+    /// Write keys, genesis and per-node configs for a localhost replicated network.
+    Testnet(cmd::node::TestnetArgs),
 }
 
 fn main() {
@@ -86,6 +90,8 @@ fn main() {
         Command::Train(args) => cmd::train::run(args, &cli.global),
         Command::Eval(args) => cmd::eval::run(args, &cli.global),
         Command::Bench(bench) => cmd::bench::run(bench, &cli.global),
+        Command::Node(args) => cmd::node::run(args, &cli.global),
+        Command::Testnet(args) => cmd::node::run_testnet(args, &cli.global),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -13,6 +13,10 @@ pub enum BenchCommand {
     Aggregate(crate::cmd::aggregate::BenchAggregateArgs),
     /// Time federated rounds (train + aggregate) against this machine's f32 matmul peak.
     Fl(crate::cmd::train::BenchFlArgs),
+    /// Finalized tx/s of 4 validators (simplex + marshal) against the embedded producer.
+    Replication(crate::cmd::node::BenchReplicationArgs),
+    /// HTTP requests/s and p99 latency on localhost, against GET /v1/status.
+    Http(crate::cmd::node::BenchHttpArgs),
 }
 
 /// Runs one benchmark.
@@ -21,5 +25,7 @@ pub fn run(bench: BenchCommand, global: &Global) -> anyhow::Result<()> {
         BenchCommand::Ledger(args) => crate::cmd::ledger::run_bench(args, global),
         BenchCommand::Aggregate(args) => crate::cmd::aggregate::run_bench(args, global),
         BenchCommand::Fl(args) => crate::cmd::train::run_bench_fl(args, global),
+        BenchCommand::Replication(args) => crate::cmd::node::run_bench(args, global),
+        BenchCommand::Http(args) => crate::cmd::node::run_bench_http(args, global),
     }
 }

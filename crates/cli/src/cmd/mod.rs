@@ -6,6 +6,7 @@ pub mod concentration;
 pub mod eval;
 pub mod ledger;
 pub mod metrics;
+pub mod node;
 pub mod sim;
 pub mod train;
 pub mod yuma;
