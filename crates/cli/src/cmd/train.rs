@@ -140,6 +140,121 @@ pub struct BenchFlArgs {
     /// Seconds of each peak measurement (one before and one after the rounds).
     #[arg(long, default_value_t = 1.0)]
     peak_seconds: f64,
+    /// Also run the plain PyTorch reference (scripts/pytorch_fl.py) on the same partition and
+    /// print the speed ratio: auto (when the interpreter can import torch), on, off.
+    #[arg(long, default_value = "auto")]
+    pytorch: PytorchMode,
+    /// Python interpreter for the PyTorch reference.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// The PyTorch reference script [default: scripts/pytorch_fl.py of this repository].
+    #[arg(long)]
+    pytorch_script: Option<PathBuf>,
+}
+
+/// Whether `deai bench fl` runs the PyTorch reference beside.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PytorchMode {
+    /// When the interpreter can import torch and the configuration is one the script runs.
+    Auto,
+    /// Always (an error if it cannot run).
+    On,
+    /// Never.
+    Off,
+}
+
+/// What the PyTorch reference reported (the last line of `pytorch_fl.py --json`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct PytorchResult {
+    implementation: String,
+    threads: usize,
+    rounds: u64,
+    test_accuracy: Option<f64>,
+    median_round_seconds: Option<f64>,
+    first_round_seconds: Option<f64>,
+}
+
+/// Runs scripts/pytorch_fl.py on the same partition and configuration (`Ok(None)`: skipped in
+/// auto mode, with the reason printed).
+fn run_pytorch(
+    args: &BenchFlArgs,
+    cfg: &LocalCfg,
+    data_dir: &Path,
+    part: &Partition,
+    threads: usize,
+    quiet: bool,
+) -> anyhow::Result<Option<PytorchResult>> {
+    let skip = |reason: String| -> anyhow::Result<Option<PytorchResult>> {
+        if args.pytorch == PytorchMode::On {
+            anyhow::bail!("--pytorch on: {reason}");
+        }
+        if !quiet {
+            println!("  (PyTorch reference skipped: {reason})");
+        }
+        Ok(None)
+    };
+    if args.pytorch == PytorchMode::Off {
+        return Ok(None);
+    }
+    if cfg.model != ModelKind::Mlp || cfg.momentum != 0.0 || cfg.weight_decay != 0.0 {
+        return skip(
+            "the script runs only the MLP with plain SGD (momentum 0, weight decay 0)".into(),
+        );
+    }
+    let script = args.pytorch_script.clone().unwrap_or_else(|| {
+        let local = PathBuf::from("scripts/pytorch_fl.py");
+        if local.is_file() {
+            local
+        } else {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/pytorch_fl.py"
+            ))
+        }
+    });
+    if !script.is_file() {
+        return skip(format!("{} not found", script.display()));
+    }
+    let probe = std::process::Command::new(&args.python)
+        .args(["-c", "import torch"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(_) => return skip(format!("{} cannot import torch", args.python)),
+        Err(e) => return skip(format!("cannot start {}: {e}", args.python)),
+    }
+    let part_file = std::env::temp_dir().join(format!("deai-bench-fl-{}.json", std::process::id()));
+    std::fs::write(&part_file, serde_json::to_string(&part.clients)?)
+        .with_context(|| format!("writing {}", part_file.display()))?;
+    let out = std::process::Command::new(&args.python)
+        .arg(&script)
+        .arg("--json")
+        .arg("--data")
+        .arg(data_dir)
+        .arg("--partition-file")
+        .arg(&part_file)
+        .args(["--rounds", &args.rounds.to_string()])
+        .args(["--local-epochs", &cfg.epochs.to_string()])
+        .args(["--lr", &cfg.lr.to_string()])
+        .args(["--batch", &cfg.batch.to_string()])
+        .args(["--seed", &args.fl.seed.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .output();
+    let _ = std::fs::remove_file(&part_file);
+    let out = out.with_context(|| format!("running {} {}", args.python, script.display()))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{} failed ({}): {}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let res: PytorchResult = serde_json::from_str(last)
+        .with_context(|| format!("{}: unexpected output {last:?}", script.display()))?;
+    Ok(Some(res))
 }
 
 /// Peak resident set size of this process in bytes (`VmHWM` of /proc/self/status), if known.
@@ -381,6 +496,8 @@ struct BenchReport {
     ratio_executed_to_peak: Option<f64>,
     final_test_accuracy: f32,
     max_rss_bytes: Option<u64>,
+    pytorch: Option<PytorchResult>,
+    speedup_vs_pytorch: Option<f64>,
 }
 
 /// Runs `deai bench fl`: median seconds per federated round against this machine's matmul peak.
@@ -434,10 +551,19 @@ pub fn run_bench_fl(args: BenchFlArgs, global: &Global) -> anyhow::Result<()> {
             ratio_executed_to_peak: gflops_executed.map(|g| g / peak),
             final_test_accuracy: acc,
             max_rss_bytes: None,
+            pytorch: None,
+            speedup_vs_pytorch: None,
         })
     })??;
+    let pytorch = run_pytorch(&args, &cfg, &dir, &part, report.threads, global.json)?;
+    let speedup_vs_pytorch = pytorch
+        .as_ref()
+        .and_then(|p| p.median_round_seconds)
+        .map(|p| p / report.median_round_seconds);
     let report = BenchReport {
         max_rss_bytes: max_rss_bytes(),
+        pytorch,
+        speedup_vs_pytorch,
         ..report
     };
     if global.json {
@@ -462,7 +588,7 @@ pub fn run_bench_fl(args: BenchFlArgs, global: &Global) -> anyhow::Result<()> {
         args.peak_size, args.peak_size, report.threads, report.peak_gflops_before, report.peak_gflops_after, report.peak_gflops
     );
     println!(
-        "  ratio achieved/peak {:.3}{}",
+        "  ratio achieved/peak {:.3} (target >= 0.75){}",
         report.ratio_convention_to_peak,
         report
             .ratio_executed_to_peak
@@ -473,5 +599,16 @@ pub fn run_bench_fl(args: BenchFlArgs, global: &Global) -> anyhow::Result<()> {
         report.final_test_accuracy,
         mib(report.max_rss_bytes)
     );
+    if let (Some(p), Some(x)) = (&report.pytorch, report.speedup_vs_pytorch) {
+        println!(
+            "  plain PyTorch (scripts/pytorch_fl.py, {}, {} threads, same partition, run right after): median round {:.4} s (first {:.4} s), final test accuracy {:.4}",
+            p.implementation,
+            p.threads,
+            p.median_round_seconds.unwrap_or(f64::NAN),
+            p.first_round_seconds.unwrap_or(f64::NAN),
+            p.test_accuracy.unwrap_or(f64::NAN)
+        );
+        println!("  ratio PyTorch/ours per round {x:.2}x (target >= 5x)");
+    }
     Ok(())
 }
