@@ -69,6 +69,9 @@ pub struct ReplicationReport {
     pub median_block_latency_ms: f64,
     /// Non-empty blocks finalized in the replicated run.
     pub replicated_blocks: usize,
+    /// Share of the replicated run's wall time spent admitting the transactions to the four
+    /// mempools (each node verifies every signature itself), in [0, 1].
+    pub replicated_admission_share: f64,
 }
 
 /// Errors of the benchmark.
@@ -164,7 +167,7 @@ fn replicated(
     cfg: &ReplicationBench,
     genesis: &GenesisConfig,
     txs: &[SignedTx],
-) -> Result<(f64, f64, usize), BenchError> {
+) -> Result<(f64, f64, usize, f64), BenchError> {
     let dirs: Vec<tempfile::TempDir> = (0..cfg.validators)
         .map(|_| tempfile::tempdir())
         .collect::<Result<_, _>>()
@@ -215,6 +218,7 @@ fn replicated(
                 return Err(setup(err));
             }
         }
+        let admission = start.elapsed().as_secs_f64();
         let mut applied = vec![0u64; ledgers.len()];
         let mut latencies = Vec::new();
         let deadline = start + Duration::from_secs(900);
@@ -242,7 +246,12 @@ fn replicated(
         let elapsed = start.elapsed().as_secs_f64();
         latencies.sort_unstable();
         let median = latencies.get(latencies.len() / 2).copied().unwrap_or(0) as f64;
-        Ok((total as f64 / elapsed, median, latencies.len()))
+        Ok((
+            total as f64 / elapsed,
+            median,
+            latencies.len(),
+            admission / elapsed,
+        ))
     })
 }
 
@@ -250,7 +259,7 @@ fn replicated(
 pub fn replication(cfg: ReplicationBench) -> Result<ReplicationReport, BenchError> {
     let (genesis, txs) = workload(&cfg)?;
     let embedded_tx_per_s = embedded(&cfg, &genesis, &txs)?;
-    let (replicated_tx_per_s, median_block_latency_ms, replicated_blocks) =
+    let (replicated_tx_per_s, median_block_latency_ms, replicated_blocks, admission_share) =
         replicated(&cfg, &genesis, &txs)?;
     Ok(ReplicationReport {
         validators: cfg.validators,
@@ -260,5 +269,6 @@ pub fn replication(cfg: ReplicationBench) -> Result<ReplicationReport, BenchErro
         ratio: replicated_tx_per_s / embedded_tx_per_s,
         median_block_latency_ms,
         replicated_blocks,
+        replicated_admission_share: admission_share,
     })
 }
