@@ -350,6 +350,22 @@ impl Knowledge {
                 k.owners.insert(report.actors[i].account, name.clone());
             }
         }
+        // Owners named in the scenario group their identities (e.g. Sybils) last, so they win
+        // over a collusion pair.
+        let groups = s
+            .miners
+            .iter()
+            .flat_map(|g| std::iter::repeat_n(g.owner.as_ref(), g.count))
+            .chain(
+                s.validators
+                    .iter()
+                    .flat_map(|g| std::iter::repeat_n(g.owner.as_ref(), g.count)),
+            );
+        for (actor, owner) in report.actors.iter().zip(groups) {
+            if let Some(owner) = owner {
+                k.owners.insert(actor.account, owner.clone());
+            }
+        }
         let data = crate::data::RunData::load(s)?;
         let passes = s.training.local_epochs as u64;
         for (i, a) in report
@@ -970,6 +986,34 @@ mod tests {
             sybil.epochs[0].get(Layer::MinerRewards).unwrap().metrics.n,
             report.scenario.miner_count()
         );
+    }
+
+    #[test]
+    fn owners_named_in_the_scenario_group_their_identities() {
+        let (_, report) = run();
+        let mut named = report.clone();
+        named.scenario.miners[0].owner = Some("operator".into());
+        named.scenario.validators[0].owner = Some("operator".into());
+        let k = Knowledge::from_run(&named).unwrap();
+        let first_miners = named.scenario.miners[0].count;
+        let first_validators = named.scenario.validators[0].count;
+        let miners = named.scenario.miner_count();
+        let expected: BTreeSet<AccountId> = report.actors[..first_miners]
+            .iter()
+            .chain(&report.actors[miners..miners + first_validators])
+            .map(|a| a.account)
+            .collect();
+        let operator: BTreeSet<AccountId> = k
+            .owners
+            .iter()
+            .filter(|(_, o)| o.as_str() == "operator")
+            .map(|(a, _)| *a)
+            .collect();
+        assert_eq!(operator, expected);
+        // The collusion pair still groups.
+        assert_eq!(k.owners.len(), expected.len() + 2);
+        // Without owners in the scenario, only the collusion pair groups.
+        assert_eq!(Knowledge::from_run(report).unwrap().owners.len(), 2);
     }
 
     #[test]

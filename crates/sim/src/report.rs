@@ -466,7 +466,7 @@ pub fn over_time_markdown(epochs: &[EpochLayers]) -> String {
         "Each cell: Nakamoto coefficient (½) · Gini, measured by replaying the chain from genesis \
          at every epoch; `n` is the number of holders at the last epoch. Rewards per entity \
          group the identities one entity controls (a colluding validator with its partner \
-         miner). Data and compute contribution come from the simulator (the ledger records \
+         miner; the identities of groups the scenario gives one `owner`, e.g. Sybils). Data and compute contribution come from the simulator (the ledger records \
          updates, not the samples behind them); everything else from the chain. Every metric of \
          every layer at every epoch: `layers.csv`, `layers.json`.\n\n",
     );

@@ -246,6 +246,11 @@ pub struct MinerGroup {
     /// Stake each bonds before registering.
     #[serde(default = "default_miner_stake")]
     pub stake: u64,
+    /// The entity that controls every identity of this group (e.g. one operator's Sybil
+    /// identities): groups naming the same owner count as one entity in the per-entity reward
+    /// metrics of the report. Default: each identity is its own entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// What kind of validator a group is.
@@ -278,6 +283,25 @@ pub struct ValidatorGroup {
     /// Stake each bonds before registering.
     #[serde(default = "default_validator_stake")]
     pub stake: u64,
+    /// The entity that controls every identity of this group (e.g. one operator's Sybil
+    /// identities): groups naming the same owner count as one entity in the per-entity reward
+    /// metrics of the report. Default: each identity is its own entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// An owner name is 1 to 64 printable characters.
+fn check_owner(owner: &Option<String>, key: &str) -> Result<(), String> {
+    match owner {
+        Some(o)
+            if o.trim().is_empty() || o.chars().count() > 64 || o.chars().any(char::is_control) =>
+        {
+            Err(format!(
+                "`{key}`: must be a name of 1 to 64 printable characters"
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn one() -> usize {
@@ -307,24 +331,28 @@ impl Scenario {
                     mode: None,
                     count: 7,
                     stake: default_miner_stake(),
+                    owner: None,
                 },
                 MinerGroup {
                     kind: MinerKind::FreeRider,
                     mode: Some(FreeRideMode::Noise),
                     count: 1,
                     stake: default_miner_stake(),
+                    owner: None,
                 },
                 MinerGroup {
                     kind: MinerKind::FreeRider,
                     mode: Some(FreeRideMode::Copy),
                     count: 1,
                     stake: default_miner_stake(),
+                    owner: None,
                 },
                 MinerGroup {
                     kind: MinerKind::LabelFlipper,
                     mode: None,
                     count: 1,
                     stake: default_miner_stake(),
+                    owner: None,
                 },
             ],
             validators: vec![
@@ -333,18 +361,21 @@ impl Scenario {
                     partner: None,
                     count: 2,
                     stake: default_validator_stake(),
+                    owner: None,
                 },
                 ValidatorGroup {
                     kind: ValidatorKind::Lazy,
                     partner: None,
                     count: 1,
                     stake: default_validator_stake(),
+                    owner: None,
                 },
                 ValidatorGroup {
                     kind: ValidatorKind::Colluding,
                     partner: Some(8),
                     count: 1,
                     stake: default_validator_stake(),
+                    owner: None,
                 },
             ],
         }
@@ -441,6 +472,7 @@ impl Scenario {
                 &format!("miners[{i}].mode"),
                 "only a `free_rider` group takes a mode",
             )?;
+            check_owner(&g.owner, &format!("miners[{i}].owner"))?;
         }
         for (i, g) in self.validators.iter().enumerate() {
             check(
@@ -471,6 +503,7 @@ impl Scenario {
                 )?,
                 (_, None) => {}
             }
+            check_owner(&g.owner, &format!("validators[{i}].owner"))?;
         }
         check(
             self.task.miner_share.is_finite() && (0.0..=1.0).contains(&self.task.miner_share),

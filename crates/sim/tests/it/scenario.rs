@@ -63,6 +63,15 @@ fn unknown_keys_and_bad_values_name_the_key() {
         "[[miners]]\nkind = \"honest\"\nmode = \"noise\"\n[[validators]]\nkind = \"honest\"\n"
     )
     .contains("miners[0].mode"));
+    assert!(parse_err(
+        "[[miners]]\nkind = \"honest\"\nowner = \" \"\n[[validators]]\nkind = \"honest\"\n"
+    )
+    .contains("miners[0].owner"));
+    assert!(Scenario::from_toml(
+        "[[miners]]\nkind = \"honest\"\nowner = \"op\"\n[[validators]]\nkind = \"honest\"\nowner = \"op\"\n",
+        Path::new("t.toml")
+    )
+    .is_ok());
     assert!(parse_err("rounds = 3\n").contains("miners"));
     assert!(parse_err(&format!("[task]\nmechanism = \"flock\"\n{MIN}")).contains("mechanism"));
     assert!(parse_err(&format!(
