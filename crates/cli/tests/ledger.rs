@@ -121,6 +121,56 @@ fn init_transfer_account_verify() {
     assert!(m["balances"]["n"].as_u64().unwrap() >= 2);
     let text = ok(d, &["chain", "metrics"]);
     assert!(text.contains("governance voting power"), "{text}");
+    // No task, so no epoch has ended: the replay says so.
+    let text = ok(d, &["chain", "metrics", "--over-time"]);
+    assert!(text.contains("no epoch has ended"), "{text}");
+}
+
+#[test]
+fn chain_metrics_over_time_replays_every_epoch_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = d.join("tiny.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"tiny\"\nrounds = 3\n[[miners]]\nkind = \"honest\"\ncount = 3\n\
+         [[validators]]\nkind = \"honest\"\ncount = 2\n",
+    )
+    .unwrap();
+    ok(d, &["run", scenario.to_str().unwrap()]);
+    let chain = d.join("runs/tiny-seed0");
+    let epochs = json(&chain, &["chain", "metrics", "--over-time"]);
+    let epochs = epochs.as_array().unwrap();
+    assert_eq!(epochs.len(), 3, "one row per epoch (one round each)");
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i as u64);
+        let layers: Vec<&str> = e["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["layer"].as_str().unwrap())
+            .collect();
+        assert!(layers.contains(&"miner_rewards"), "{layers:?}");
+        // Without the simulator's knowledge, data and compute are left out.
+        assert!(!layers.contains(&"compute_contribution"), "{layers:?}");
+    }
+    let paid = |e: &serde_json::Value| {
+        e["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["layer"] == "miner_rewards")
+            .unwrap()["total"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        paid(&epochs[2]) > paid(&epochs[0]),
+        "cumulative rewards grow"
+    );
+    let text = ok(&chain, &["chain", "metrics", "--over-time"]);
+    assert!(text.contains("| miner_rewards |"), "{text}");
+    assert!(text.contains("replayed heights 0..="), "{text}");
 }
 
 #[test]

@@ -347,10 +347,16 @@ pub enum ChainCommand {
     /// Decentralization metrics (Gini, Nakamoto ½ and ⅓, HHI, entropy, Theil, top-k) of the
     /// distributions the ledger holds: balances, stake per hotkey, governance voting power, and
     /// per task the stake of its UIDs, the last epoch's incentive and dividends, and the rewards
-    /// paid over the kept epochs.
+    /// paid over the kept epochs. With `--over-time`, replays the chain from genesis and
+    /// measures every layer (stake, voting power, incentive, dividends, rewards per epoch and
+    /// cumulative, rewards per entity, model ownership, governance power) at every epoch.
     Metrics {
         #[command(flatten)]
         remote: NodeOpt,
+        /// Replay from genesis and print every layer's metrics at every epoch (CSV-like table;
+        /// with `--json`, one object per task and epoch).
+        #[arg(long)]
+        over_time: bool,
     },
 }
 
@@ -360,7 +366,7 @@ impl ChainCommand {
         | ChainCommand::Block { remote, .. }
         | ChainCommand::Account { remote, .. }
         | ChainCommand::Verify { remote }
-        | ChainCommand::Metrics { remote }) = self;
+        | ChainCommand::Metrics { remote, .. }) = self;
         remote.node.as_deref()
     }
 }
@@ -928,6 +934,29 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                         hotkey.short()
                     );
                 }
+            }
+        }
+        ChainCommand::Metrics {
+            over_time: true, ..
+        } => {
+            let replay = deai_sim::layers::replay(&store, &deai_sim::layers::Knowledge::default())
+                .context("replaying the chain from genesis")?;
+            if global.json {
+                print_json(&serde_json::to_value(&replay.epochs)?)?;
+            } else if replay.epochs.is_empty() {
+                println!(
+                    "no epoch has ended on this chain yet (height {})",
+                    replay.head
+                );
+            } else {
+                print!(
+                    "{}",
+                    deai_sim::report::layers_table(&replay.epochs).to_markdown()
+                );
+                println!(
+                    "replayed heights 0..={} to state root {}",
+                    replay.head, replay.state_root
+                );
             }
         }
         ChainCommand::Metrics { .. } => {
@@ -1624,67 +1653,5 @@ pub fn run_bench(args: BenchLedgerArgs, global: &Global) -> anyhow::Result<()> {
 
 /// The holdings distributions of a ledger state and their decentralization metrics.
 pub fn ledger_distributions(state: &State) -> Vec<(String, deai_metrics::Metrics)> {
-    let fixed =
-        |v: &[deai_types::Fixed]| -> Vec<f64> { v.iter().map(|x| x.to_f64().max(0.0)).collect() };
-    let mut out = Vec::new();
-    let balances: Vec<u128> = state.accounts().map(|(_, a)| a.balance.0).collect();
-    out.push((
-        "balances".to_string(),
-        deai_metrics::metrics_of_amounts(&balances),
-    ));
-    let stake: Vec<u128> = state
-        .accounts()
-        .map(|(id, _)| state.hotkey_stake(id).0)
-        .filter(|&s| s > 0)
-        .collect();
-    out.push((
-        "stake per hotkey".to_string(),
-        deai_metrics::metrics_of_amounts(&stake),
-    ));
-    let power: Vec<u128> = state
-        .accounts()
-        .map(|(id, _)| state.staker_stake(id).0)
-        .filter(|&s| s > 0)
-        .collect();
-    out.push((
-        "governance voting power".to_string(),
-        deai_metrics::metrics_of_amounts(&power),
-    ));
-    for (id, _) in state.tasks() {
-        let task_stake: Vec<u128> = state
-            .registrations(*id)
-            .map(|(_, r)| state.hotkey_stake(&r.account).0)
-            .collect();
-        out.push((
-            format!("task {} stake of UIDs", id.0),
-            deai_metrics::metrics_of_amounts(&task_stake),
-        ));
-        let records: Vec<&deai_chain::EpochRecord> = state
-            .epoch_records()
-            .filter(|((t, _), _)| t == id)
-            .map(|(_, r)| r)
-            .collect();
-        if let Some(last) = records.last() {
-            if let Ok(m) = deai_metrics::metrics(&fixed(&last.incentive)) {
-                out.push((format!("task {} miner incentive", id.0), m));
-            }
-            if let Ok(m) = deai_metrics::metrics(&fixed(&last.dividends)) {
-                out.push((format!("task {} validator dividends", id.0), m));
-            }
-            let n = last.miner_paid.len();
-            let mut paid = vec![0u128; n];
-            for r in &records {
-                for (i, p) in paid.iter_mut().enumerate() {
-                    let m = r.miner_paid.get(i).map_or(0, |a| a.0);
-                    let v = r.validator_paid.get(i).map_or(0, |a| a.0);
-                    *p = p.saturating_add(m).saturating_add(v);
-                }
-            }
-            out.push((
-                format!("task {} rewards (kept epochs)", id.0),
-                deai_metrics::metrics_of_amounts(&paid),
-            ));
-        }
-    }
-    out
+    deai_sim::layers::state_distributions(state)
 }
