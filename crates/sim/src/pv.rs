@@ -31,9 +31,7 @@
 
 use std::time::Instant;
 
-use deai_types::{
-    commitment_hash, Call, CommitKey, CommitKind, Fixed, Hash32, Round, Uid, VotePreimage,
-};
+use deai_types::{Call, CommitKind, Fixed, Hash32, Round, Uid, VotePreimage};
 
 use crate::actors::{Candidate, VoteView};
 use crate::runner::{apply_step, f32_bytes, model_hash, PvOutcome, RoundRecord};
@@ -148,22 +146,7 @@ impl Sim {
                 salt: crate::runner::salt_for(seed, round, v, 3),
             };
             let bytes = deai_types::encode(&pre);
-            let key = CommitKey {
-                task,
-                round: r,
-                kind: CommitKind::Vote,
-                account: self.actors[v].info.account,
-            };
-            let hash = commitment_hash(&key, &bytes);
-            commit_txs.push(self.sign(
-                v,
-                Call::Commit {
-                    task,
-                    round: r,
-                    kind: CommitKind::Vote,
-                    hash,
-                },
-            ));
+            commit_txs.push(self.commit_tx(v, task, r, CommitKind::Vote, &bytes));
             if reveals_it {
                 vote_reveals.push((v, bytes));
                 votes.push((v, score));

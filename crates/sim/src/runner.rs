@@ -687,6 +687,33 @@ impl Sim {
         a.key.sign_tx(tx)
     }
 
+    /// Actor `actor`'s signed commitment to `preimage` for `kind` in `round` of `task`.
+    pub(crate) fn commit_tx(
+        &mut self,
+        actor: usize,
+        task: TaskId,
+        round: Round,
+        kind: CommitKind,
+        preimage: &[u8],
+    ) -> SignedTx {
+        let key = CommitKey {
+            task,
+            round,
+            kind,
+            account: self.actors[actor].info.account,
+        };
+        let hash = commitment_hash(&key, preimage);
+        self.sign(
+            actor,
+            Call::Commit {
+                task,
+                round,
+                kind,
+                hash,
+            },
+        )
+    }
+
     pub(crate) fn sign_proposer(&mut self, call: Call) -> SignedTx {
         let tx = Tx {
             chain_id: self.chain.state().chain_id().clone(),
@@ -875,22 +902,7 @@ impl Sim {
                 salt: salt_for(seed, round, i, 0),
             };
             let bytes = deai_types::encode(&pre);
-            let key = CommitKey {
-                task,
-                round: Round(round),
-                kind: CommitKind::Update,
-                account: self.actors[i].info.account,
-            };
-            let hash = commitment_hash(&key, &bytes);
-            txs.push(self.sign(
-                i,
-                Call::Commit {
-                    task,
-                    round: Round(round),
-                    kind: CommitKind::Update,
-                    hash,
-                },
-            ));
+            txs.push(self.commit_tx(i, task, Round(round), CommitKind::Update, &bytes));
             if self.behaviours[i]
                 .miner
                 .as_ref()
@@ -1101,22 +1113,7 @@ impl Sim {
                 salt: salt_for(seed, round, v, 1),
             };
             let bytes = deai_types::encode(&pre);
-            let key = CommitKey {
-                task,
-                round: r,
-                kind: CommitKind::Weights,
-                account: self.actors[v].info.account,
-            };
-            let hash = commitment_hash(&key, &bytes);
-            commit_txs.push(self.sign(
-                v,
-                Call::Commit {
-                    task,
-                    round: r,
-                    kind: CommitKind::Weights,
-                    hash,
-                },
-            ));
+            commit_txs.push(self.commit_tx(v, task, r, CommitKind::Weights, &bytes));
             if reveals_it {
                 weight_reveals.push((v, bytes));
             }
