@@ -86,9 +86,10 @@ fn setup<E: std::fmt::Display>(e: E) -> BenchError {
     BenchError::Setup(e.to_string())
 }
 
-fn workload(cfg: &ReplicationBench) -> Result<(GenesisConfig, Vec<SignedTx>), BenchError> {
-    let chain_id = ChainId::new("deai-bench").map_err(setup)?;
-    let keys: Vec<Keypair> = (0..cfg.senders.max(2))
+/// `senders` keys derived from fixed seeds and a genesis of `chain_id` funding each of them
+/// generously: the workload of the node benchmarks and the HTTP load test.
+pub fn funded_senders(chain_id: &ChainId, senders: usize) -> (Vec<Keypair>, GenesisConfig) {
+    let keys: Vec<Keypair> = (0..senders)
         .map(|i| {
             let mut seed = [0u8; 32];
             seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
@@ -105,6 +106,12 @@ fn workload(cfg: &ReplicationBench) -> Result<(GenesisConfig, Vec<SignedTx>), Be
         stakes: Vec::new(),
         params: Params::default(),
     };
+    (keys, genesis)
+}
+
+fn workload(cfg: &ReplicationBench) -> Result<(GenesisConfig, Vec<SignedTx>), BenchError> {
+    let chain_id = ChainId::new("deai-bench").map_err(setup)?;
+    let (keys, genesis) = funded_senders(&chain_id, cfg.senders.max(2));
     let n = keys.len();
     let txs = (0..cfg.txs)
         .map(|i| {

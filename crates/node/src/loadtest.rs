@@ -25,7 +25,7 @@ use std::{
 
 use deai_chain::GenesisConfig;
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
-use deai_types::{encode, Amount, Call, ChainId, Keypair, Nonce, Params, SignedTx, Tx};
+use deai_types::{encode, Amount, Call, ChainId, Nonce, SignedTx, Tx};
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
     net::TcpStream,
@@ -268,23 +268,7 @@ async fn scenario(
 fn signed_transfers(n: usize) -> Result<(GenesisConfig, Vec<SignedTx>), LoadError> {
     let chain_id = ChainId::new("deai-load").map_err(setup)?;
     let senders = 256usize;
-    let keys: Vec<Keypair> = (0..senders)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            Keypair::from_seed(seed)
-        })
-        .collect();
-    let genesis = GenesisConfig {
-        chain_id: chain_id.clone(),
-        genesis_time_ms: 0,
-        accounts: keys
-            .iter()
-            .map(|k| (k.account(), Amount(1_000_000_000_000)))
-            .collect(),
-        stakes: Vec::new(),
-        params: Params::default(),
-    };
+    let (keys, genesis) = crate::bench::funded_senders(&chain_id, senders);
     // Sender-major order: transaction i is sender i % senders's nonce i / senders, so
     // concurrent connections rarely send one sender's nonces out of order.
     let txs = (0..n)
