@@ -49,11 +49,7 @@ impl Sim {
         let seed = self.scenario.seed;
         let task = self.task;
         let r = Round(round);
-        let balances_before: Vec<u128> = self
-            .actors
-            .iter()
-            .map(|a| self.account_value(&a.info.account))
-            .collect();
+        let balances_before = self.account_values();
 
         // The draw the ledger will make at the start of the next block.
         let parent = self.chain.head().hash();
@@ -218,12 +214,7 @@ impl Sim {
         });
 
         let eval = deai_ml::evaluate(self.kind, &self.global, &self.data.test)?;
-        let rewards: Vec<u128> = self
-            .actors
-            .iter()
-            .zip(&balances_before)
-            .map(|(a, &b)| self.account_value(&a.info.account).saturating_sub(b))
-            .collect();
+        let rewards = self.gains_since(&balances_before);
         Ok(RoundRecord {
             round,
             accuracy: eval.accuracy,

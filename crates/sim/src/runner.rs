@@ -1000,11 +1000,7 @@ impl Sim {
         let r = Round(round);
         let n = self.actors.len();
         let blind = self.scenario.task.blind_validation;
-        let balances_before: Vec<u128> = self
-            .actors
-            .iter()
-            .map(|a| self.account_value(&a.info.account))
-            .collect();
+        let balances_before = self.account_values();
 
         // Offset 0: miners train and commit.
         let miners: Vec<usize> = (0..n)
@@ -1204,12 +1200,7 @@ impl Sim {
         });
 
         let eval = deai_ml::evaluate(self.kind, &self.global, &self.data.test)?;
-        let rewards: Vec<u128> = self
-            .actors
-            .iter()
-            .zip(&balances_before)
-            .map(|(a, &b)| self.account_value(&a.info.account).saturating_sub(b))
-            .collect();
+        let rewards = self.gains_since(&balances_before);
         Ok(RoundRecord {
             round,
             accuracy: eval.accuracy,
@@ -1230,6 +1221,23 @@ impl Sim {
     pub(crate) fn account_value(&self, id: &AccountId) -> u128 {
         let s = self.chain.state();
         s.balance_of(id).0.saturating_add(s.staker_stake(id).0)
+    }
+
+    /// Every actor's [`Sim::account_value`], in actor order.
+    pub(crate) fn account_values(&self) -> Vec<u128> {
+        self.actors
+            .iter()
+            .map(|a| self.account_value(&a.info.account))
+            .collect()
+    }
+
+    /// What every actor gained since `before` (an earlier [`Sim::account_values`]).
+    pub(crate) fn gains_since(&self, before: &[u128]) -> Vec<u128> {
+        self.account_values()
+            .iter()
+            .zip(before)
+            .map(|(now, was)| now.saturating_sub(*was))
+            .collect()
     }
 }
 

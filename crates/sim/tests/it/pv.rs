@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use deai_sim::runner::RunReport;
 use deai_sim::scenario::MechanismCfg;
-use deai_sim::{RunOptions, Scenario, Sim};
+use deai_sim::Scenario;
 use deai_store::{BlobStore, Store};
+
+use crate::run::run;
 
 /// 3 honest miners, 2 label flippers, 2 honest validators, equal stakes, one proposer a round.
 fn small_pv(rounds: u64) -> Scenario {
@@ -21,18 +22,6 @@ fn small_pv(rounds: u64) -> Scenario {
     let s = Scenario::from_toml(&text, Path::new("pv-small.toml")).unwrap();
     assert_eq!(s.task.mechanism, MechanismCfg::ProposerVoter);
     s
-}
-
-fn run(s: &Scenario, dir: &Path) -> RunReport {
-    Sim::new(
-        s,
-        &RunOptions {
-            dir: dir.to_path_buf(),
-        },
-    )
-    .unwrap()
-    .run(|_| {})
-    .unwrap()
 }
 
 #[test]

@@ -13,7 +13,8 @@ fn small(rounds: u64) -> Scenario {
     s
 }
 
-fn run(s: &Scenario, dir: &Path) -> RunReport {
+/// Runs `s` with its chain and blobs under `dir`.
+pub(crate) fn run(s: &Scenario, dir: &Path) -> RunReport {
     Sim::new(
         s,
         &RunOptions {
