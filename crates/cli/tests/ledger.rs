@@ -2,28 +2,9 @@
 //! directory.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn deai(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deai"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("DEAI_DATA_DIR")
-        .output()
-        .unwrap()
-}
-
-fn ok(data_dir: &Path, args: &[&str]) -> String {
-    let out = deai(data_dir, args);
-    assert!(
-        out.status.success(),
-        "deai {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{deai, json, ok};
 
 fn fails(data_dir: &Path, args: &[&str]) -> String {
     let out = deai(data_dir, args);
@@ -31,12 +12,6 @@ fn fails(data_dir: &Path, args: &[&str]) -> String {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("error: "), "{stderr}");
     stderr
-}
-
-fn json(data_dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["--json"];
-    a.extend_from_slice(args);
-    serde_json::from_str(&ok(data_dir, &a)).unwrap()
 }
 
 fn balance(data_dir: &Path, who: &str) -> u128 {

@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,30 +17,12 @@ use deai_node::service::Embedded;
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
 use deai_types::{AccountId, Amount, ChainId, Height, Params};
 
+mod common;
+use common::{deai, json, ok};
+
 const LOCAL_BALANCE: u128 = 5_000_000;
 const NODE_BALANCE: u128 = 7_000_000;
 const CHAIN_ID: &str = "deai-remote";
-
-fn deai(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deai"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("DEAI_DATA_DIR")
-        .output()
-        .unwrap()
-}
-
-fn ok(data_dir: &Path, args: &[&str]) -> String {
-    let out = deai(data_dir, args);
-    assert!(
-        out.status.success(),
-        "deai {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Runs a command that must fail; returns its stderr, which must be one `error: …` line.
 fn fails(data_dir: &Path, args: &[&str]) -> String {
@@ -51,12 +32,6 @@ fn fails(data_dir: &Path, args: &[&str]) -> String {
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     stderr
-}
-
-fn json(data_dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["--json"];
-    a.extend_from_slice(args);
-    serde_json::from_str(&ok(data_dir, &a)).unwrap()
 }
 
 fn now_ms() -> u64 {
