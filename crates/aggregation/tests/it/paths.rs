@@ -94,3 +94,50 @@ fn norm_clipping_routes_agree_with_reference() {
         }
     }
 }
+
+/// Asserts that every coordinate of the production output is within `rel`·scale of the
+/// reference output (scale = the largest |value| of the input, at least 1).
+fn assert_close(rule: &str, x32: &[Vec<f32>], params: &serde_json::Value, rel: f64) {
+    let x64 = widen(x32);
+    let agg = from_spec(rule, params).unwrap();
+    let want = agg.aggregate_f64(&as_rows(&x64)).unwrap();
+    let got = agg.aggregate(&as_rows(x32)).unwrap();
+    let scale = x64.iter().flatten().fold(1.0f64, |m, v| m.max(v.abs()));
+    assert_eq!(got.len(), want.len());
+    for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (f64::from(*g) - w).abs() <= rel * scale,
+            "{rule} n={} [{j}]: f32 {g} vs f64 {w}",
+            x32.len()
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// The median and trimmed mean (packed column blocks, 16-row blocks sorted in registers,
+    /// then the pruned network) equal the reference: the median exactly up to the final f32
+    /// rounding, the trimmed mean to f64 summation order (tolerance 1e-6 of the input scale),
+    /// for n across several 16-row blocks and d across the 64-column groups and the blocks.
+    #[test]
+    fn order_statistics_agree_with_reference_for_many_rows(
+        n in 1usize..=120,
+        d in 1usize..=700,
+        k_frac in 0.0f64..0.5,
+        seed in 0u64..1000,
+    ) {
+        let f = n / 5;
+        let ds = dataset(seed, n, f, d);
+        let mut x32 = to_f32(&ds.x);
+        // Ties: copy some values across rows.
+        if n > 2 {
+            for j in (0..d).step_by(7) {
+                x32[1][j] = x32[0][j];
+            }
+        }
+        let k = ((k_frac * n as f64) as usize).min((n - 1) / 2);
+        assert_close("coordinate_median", &x32, &serde_json::json!({}), 1e-7);
+        assert_close("trimmed_mean", &x32, &serde_json::json!({ "k": k }), 1e-6);
+    }
+}
