@@ -296,13 +296,7 @@ impl Definition for MultiKrum {
     fn fast(&self, rows: &[&[f32]]) -> Result<Vec<f32>> {
         let (n, _) = rows::shape(rows)?;
         let (nn, m) = self.check(n)?;
-        let d2 = fast::pairwise_sq_dists(rows)?;
-        let ranked = rf::rank_by_score(&rf::krum_scores(&d2, n, nn));
-        let mut coeffs = vec![0.0; n];
-        for &i in &ranked[..m] {
-            coeffs[i] = 1.0 / m as f64;
-        }
-        fast::combine(Self::NAME, rows, &coeffs, false)
+        fast::multi_krum(Self::NAME, rows, m, nn)
     }
 }
 

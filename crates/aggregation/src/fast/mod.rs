@@ -412,6 +412,24 @@ pub fn norm_clipped_sum(
     Ok(out)
 }
 
+/// out[j] = Σᵢ cᵢ·xᵢ[base + j] (f64, not rounded).
+struct SumRowsKernel<'a, 'b> {
+    active: &'a [(&'b [f32], f64)],
+    out: &'a mut [f64],
+    base: usize,
+}
+
+impl Kernel for SumRowsKernel<'_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        for (b, acc) in self.out.chunks_mut(BLOCK).enumerate() {
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            accumulate(acc, self.active, self.base + b * BLOCK);
+        }
+    }
+}
+
 /// Σ x² of a slice (f64 accumulation).
 struct SqKernel<'a>(&'a [f32]);
 
@@ -636,6 +654,16 @@ fn sym_gram_chunk(n: usize) -> usize {
 /// in L2 spread over both cores, 4×4 dot products per tile pair in f32 SIMD registers
 /// (explicit `pulp` vectors, fused multiply-add), summed across chunks in f64.
 pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
+    Ok(gram_impl(rows, false)?.0)
+}
+
+/// [`gram`] and the column sums Σᵢ xᵢⱼ (f64), the sums taken in the same pass while each
+/// column chunk is in cache (Multi-Krum then reads only the rows it leaves out).
+pub fn gram_and_column_sums(rows: &[&[f32]]) -> Result<(Vec<f64>, Vec<f64>)> {
+    gram_impl(rows, true)
+}
+
+fn gram_impl(rows: &[&[f32]], with_sums: bool) -> Result<(Vec<f64>, Vec<f64>)> {
     let n = rows.len();
     let d = rows[0].len();
     let chunk = sym_gram_chunk(n);
@@ -645,45 +673,57 @@ pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
     let pairs: Vec<(usize, usize)> = (0..blocks.len())
         .flat_map(|a| (a..blocks.len()).map(move |b| (a, b)))
         .collect();
-    let mut g = (0..tasks)
-        .into_par_iter()
-        .fold(
-            || vec![0.0f64; n * n],
-            |mut acc, t| {
-                let start = t * chunk;
-                let end = (start + chunk).min(d);
-                for &(a, b) in &pairs {
-                    let (ra, rb) = (blocks[a].clone(), blocks[b].clone());
-                    let mut pa = [&[][..]; TILE];
-                    let mut pb = [&[][..]; TILE];
-                    for (p, i) in pa.iter_mut().zip(ra.clone()) {
-                        *p = &rows[i][start..end];
-                    }
-                    for (p, j) in pb.iter_mut().zip(rb.clone()) {
-                        *p = &rows[j][start..end];
-                    }
-                    let dots = pulp::Arch::new().dispatch(TileKernel {
-                        a: pa,
-                        b: pb,
-                        ra: ra.len(),
-                        rb: rb.len(),
-                    });
-                    for (di, i) in ra.clone().enumerate() {
-                        for (dj, j) in rb.clone().enumerate() {
-                            acc[i * n + j] += f64::from(dots[di][dj]);
-                        }
-                    }
+    let ones: Vec<(&[f32], f64)> = rows.iter().map(|r| (*r, 1.0)).collect();
+    let task = |mut acc: Vec<f64>, t: usize, sums: Option<&mut [f64]>| {
+        let start = t * chunk;
+        let end = (start + chunk).min(d);
+        for &(a, b) in &pairs {
+            let (ra, rb) = (blocks[a].clone(), blocks[b].clone());
+            let mut pa = [&[][..]; TILE];
+            let mut pb = [&[][..]; TILE];
+            for (p, i) in pa.iter_mut().zip(ra.clone()) {
+                *p = &rows[i][start..end];
+            }
+            for (p, j) in pb.iter_mut().zip(rb.clone()) {
+                *p = &rows[j][start..end];
+            }
+            let dots = pulp::Arch::new().dispatch(TileKernel {
+                a: pa,
+                b: pb,
+                ra: ra.len(),
+                rb: rb.len(),
+            });
+            for (di, i) in ra.clone().enumerate() {
+                for (dj, j) in rb.clone().enumerate() {
+                    acc[i * n + j] += f64::from(dots[di][dj]);
                 }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0.0f64; n * n],
-            |mut x, y| {
-                x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-                x
-            },
-        );
+            }
+        }
+        if let Some(out) = sums {
+            simd(SumRowsKernel {
+                active: &ones,
+                out,
+                base: start,
+            });
+        }
+        acc
+    };
+    let add = |mut x: Vec<f64>, y: Vec<f64>| {
+        x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
+        x
+    };
+    let mut sums = vec![0.0f64; if with_sums { d } else { 0 }];
+    let mut g = if with_sums {
+        sums.par_chunks_mut(chunk)
+            .enumerate()
+            .fold(|| vec![0.0f64; n * n], |acc, (t, s)| task(acc, t, Some(s)))
+            .reduce(|| vec![0.0f64; n * n], add)
+    } else {
+        (0..tasks)
+            .into_par_iter()
+            .fold(|| vec![0.0f64; n * n], |acc, t| task(acc, t, None))
+            .reduce(|| vec![0.0f64; n * n], add)
+    };
     // Mirror the upper triangle (tiles on the diagonal computed both halves already).
     for i in 0..n {
         for j in 0..i {
@@ -694,10 +734,10 @@ pub fn gram(rows: &[&[f32]]) -> Result<Vec<f64>> {
         return match rows::find_non_finite(rows) {
             Some(e) => Err(e),
             // Finite but too large for f32 products: exact f64 Gram instead.
-            None => Ok(crate::reference::gram(rows)),
+            None => Ok((crate::reference::gram(rows), sums)),
         };
     }
-    Ok(g)
+    Ok((g, sums))
 }
 
 /// Dot products of up to [`TILE`] rows `a` with up to [`TILE`] rows `b` (equal lengths; the
@@ -779,8 +819,40 @@ fn gram_chunk(n: usize) -> usize {
 
 /// Squared distances ‖xᵢ − xⱼ‖² (n×n) from the Gram matrix, clamped at 0.
 pub fn pairwise_sq_dists(rows: &[&[f32]]) -> Result<Vec<f64>> {
+    Ok(sq_dists_from_gram(&gram(rows)?, rows.len()))
+}
+
+/// Multi-Krum's production path: the Gram matrix (and, when fewer rows are left out than
+/// kept, the column sums in the same pass), the scores in O(n²), then the mean of the `m`
+/// best rows — as (Σ all − Σ left out)/m when that reads fewer rows (f64 sums, one rounding).
+pub fn multi_krum(rule: &'static str, rows: &[&[f32]], m: usize, nn: usize) -> Result<Vec<f32>> {
     let n = rows.len();
-    let g = gram(rows)?;
+    let subtract = n - m + 2 < m;
+    let (g, sums) = gram_impl(rows, subtract)?;
+    let d2 = sq_dists_from_gram(&g, n);
+    let ranked = crate::reference::rank_by_score(&crate::reference::krum_scores(&d2, n, nn));
+    let inv_m = 1.0 / m as f64;
+    if !subtract {
+        let mut coeffs = vec![0.0; n];
+        for &i in &ranked[..m] {
+            coeffs[i] = inv_m;
+        }
+        return combine(rule, rows, &coeffs, false);
+    }
+    let mut coeffs = vec![0.0; n];
+    for &i in &ranked[m..] {
+        coeffs[i] = -inv_m;
+    }
+    let mut out = vec![0.0f32; rows[0].len()];
+    combine_into(rows, &coeffs, |j| sums[j] * inv_m, |a| a as f32, &mut out);
+    if !all_finite(&out) {
+        return Err(non_finite_error(rule, rows));
+    }
+    Ok(out)
+}
+
+/// ‖xᵢ − xⱼ‖² = Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ, clamped at 0 (zero diagonal).
+fn sq_dists_from_gram(g: &[f64], n: usize) -> Vec<f64> {
     let mut d2 = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -789,7 +861,7 @@ pub fn pairwise_sq_dists(rows: &[&[f32]]) -> Result<Vec<f64>> {
             }
         }
     }
-    Ok(d2)
+    d2
 }
 
 /// Smoothed Weiszfeld on the coefficients c of z = Σ cⱼxⱼ, using the Gram matrix; returns c.

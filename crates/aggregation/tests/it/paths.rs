@@ -141,3 +141,25 @@ proptest::proptest! {
         assert_close("trimmed_mean", &x32, &serde_json::json!({ "k": k }), 1e-6);
     }
 }
+
+/// Multi-Krum's two production routes — the mean of the kept rows, or (when fewer rows are
+/// left out than kept) the column sums from the Gram pass minus the rows left out — agree with
+/// the reference (f64 sums, one rounding: 2e-6 of the input scale).
+#[test]
+fn multi_krum_routes_agree_with_reference() {
+    for (seed, n, f, d, m) in [
+        (1u64, 10usize, 2usize, 3001usize, None),
+        (2, 30, 6, 20_000, None),
+        (3, 64, 12, 5000, Some(60)),
+        (4, 30, 6, 20_000, Some(5)), // keeps few: the direct mean
+        (5, 12, 2, 777, Some(7)),
+    ] {
+        let ds = dataset(seed, n, f, d);
+        let x32 = to_f32(&ds.x);
+        let params = match m {
+            Some(m) => serde_json::json!({ "f": f, "m": m }),
+            None => serde_json::json!({ "f": f }),
+        };
+        assert_close("multi_krum", &x32, &params, 2e-6);
+    }
+}
