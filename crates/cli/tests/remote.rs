@@ -228,6 +228,34 @@ fn remote_transfer_then_status_block_and_account() {
         NODE_BALANCE + 1235
     );
 
+    // The live node's distributions: the same metrics the node's state gives, keyed by name.
+    let served = json(d, &["chain", "metrics", "--node", url]);
+    let expected = node
+        .chain
+        .read(|state, _| deai_node::distributions::state_distributions(state));
+    assert_eq!(
+        served.as_object().unwrap().len(),
+        expected.len(),
+        "{served}"
+    );
+    for dist in &expected {
+        assert_eq!(
+            served[dist.name.as_str()],
+            serde_json::to_value(dist.metrics).unwrap(),
+            "{}",
+            dist.name
+        );
+    }
+    assert!(
+        served["balances"]["gini"].as_f64().unwrap() > 0.0,
+        "{served}"
+    );
+    let text = ok(d, &["chain", "metrics", "--node", url]);
+    assert!(
+        text.contains("from the node at") && text.contains("stake per hotkey"),
+        "{text}"
+    );
+
     // The local chain in --data-dir was not touched.
     let local = json(d, &["chain", "account", "bob"]);
     assert_eq!(as_u128(&local["balance"]), LOCAL_BALANCE);
@@ -290,9 +318,9 @@ fn remote_errors_carry_the_node_message_and_http_code() {
     // Commands that need the whole ledger name the alternative.
     let err = fails(d, &["chain", "verify", "--node", url]);
     assert!(err.contains("--data-dir"), "{err}");
-    let err = fails(d, &["chain", "metrics", "--node", url]);
+    let err = fails(d, &["chain", "metrics", "--over-time", "--node", url]);
     assert!(
-        err.contains("--data-dir") && err.contains("/metrics"),
+        err.contains("--data-dir") && err.contains("--over-time"),
         "{err}"
     );
 

@@ -8,10 +8,11 @@
 //! | GET | `/v1/block/{height}` | a block (JSON) |
 //! | GET | `/v1/state-root` | height and state root of the last final block |
 //! | GET | `/v1/status` | chain id, height, head hash, state root, mempool size, mode |
+//! | GET | `/v1/distributions` | height, state root and the decentralization metrics of every holdings distribution ([`crate::distributions`]) |
 //! | PUT | `/v1/blob` | raw bytes → `201 {"hash"}` (blake3, content addressed) |
 //! | PUT | `/v1/blob/{hash}` | raw bytes that must hash to `{hash}` |
 //! | GET | `/v1/blob/{hash}` | the bytes |
-//! | GET | `/metrics` | Prometheus text |
+//! | GET | `/metrics` | Prometheus text (counters, and the distributions' metrics as gauges) |
 //!
 //! Errors are JSON `{"error": code, "message": text}`: 4xx when the caller sent something wrong
 //! (malformed body, bad signature, stale nonce, unknown id, oversize body, hash mismatch, too
@@ -209,6 +210,7 @@ pub fn router<B: Backend>(backend: Arc<B>, blobs: Arc<BlobStore>, rate_per_secon
         .route("/v1/block/{height}", get(block::<B>))
         .route("/v1/state-root", get(state_root::<B>))
         .route("/v1/status", get(status::<B>))
+        .route("/v1/distributions", get(distributions::<B>))
         .route("/metrics", get(metrics::<B>))
         .merge(blob_routes)
         .fallback(|| async {
@@ -376,12 +378,26 @@ async fn status<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Json<serde_js
     }))
 }
 
+async fn distributions<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Json<serde_json::Value> {
+    Json(api.backend.read(|state, head| {
+        json!({
+            "height": head.height.0,
+            "state_root": state.root().to_string(),
+            "distributions": crate::distributions::state_distributions(state),
+        })
+    }))
+}
+
 async fn metrics<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Response {
     let m = &api.metrics;
-    let (height, supply) = api
-        .backend
-        .read(|state, head| (head.height.0, state.total_supply().0));
-    let text = format!(
+    let (height, supply, distributions) = api.backend.read(|state, head| {
+        (
+            head.height.0,
+            state.total_supply().0,
+            crate::distributions::state_distributions(state),
+        )
+    });
+    let mut text = format!(
         "# TYPE deai_http_requests_total counter\ndeai_http_requests_total {}\n\
          # TYPE deai_http_client_errors_total counter\ndeai_http_client_errors_total {}\n\
          # TYPE deai_http_server_errors_total counter\ndeai_http_server_errors_total {}\n\
@@ -399,6 +415,7 @@ async fn metrics<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Response {
         m.blobs_stored.load(Ordering::Relaxed),
         api.backend.mempool_len(),
     );
+    text.push_str(&crate::distributions::prometheus_text(&distributions));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

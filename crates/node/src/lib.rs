@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod config;
 pub mod daemon;
+pub mod distributions;
 pub mod engine;
 pub mod http;
 pub mod ledger;

@@ -729,67 +729,6 @@ fn snapshot(
     })
 }
 
-/// The distributions of a ledger state alone, named as `deai chain metrics` prints them:
-/// balances, stake per hotkey, governance voting power, and per task the stake of its UIDs and,
-/// from the newest kept epoch record, miner incentive, validator dividends and the rewards paid
-/// over the kept epochs. For cumulative and per-epoch values from genesis, use [`replay`].
-pub fn state_distributions(state: &State) -> Vec<(String, Metrics)> {
-    let k = Knowledge::default();
-    let fixed =
-        |v: &[deai_types::Fixed]| -> Vec<f64> { v.iter().map(|x| x.to_f64().max(0.0)).collect() };
-    let values = |h: Vec<(String, u128)>| -> Vec<u128> { h.into_iter().map(|(_, x)| x).collect() };
-    let mut out = Vec::new();
-    let balances: Vec<u128> = state.accounts().map(|(_, a)| a.balance.0).collect();
-    out.push((
-        "balances".to_string(),
-        deai_metrics::metrics_of_amounts(&balances),
-    ));
-    out.push((
-        "stake per hotkey".to_string(),
-        deai_metrics::metrics_of_amounts(&values(stake_holdings(state, &k))),
-    ));
-    out.push((
-        "governance voting power".to_string(),
-        deai_metrics::metrics_of_amounts(&values(governance_holdings(state, &k))),
-    ));
-    for (id, _) in state.tasks() {
-        let task_stake: Vec<u128> = state
-            .registrations(*id)
-            .map(|(_, r)| state.hotkey_stake(&r.account).0)
-            .collect();
-        out.push((
-            format!("task {} stake of UIDs", id.0),
-            deai_metrics::metrics_of_amounts(&task_stake),
-        ));
-        let records: Vec<&EpochRecord> = state
-            .epoch_records()
-            .filter(|((t, _), _)| t == id)
-            .map(|(_, r)| r)
-            .collect();
-        if let Some(last) = records.last() {
-            if let Ok(m) = deai_metrics::metrics(&fixed(&last.incentive)) {
-                out.push((format!("task {} miner incentive", id.0), m));
-            }
-            if let Ok(m) = deai_metrics::metrics(&fixed(&last.dividends)) {
-                out.push((format!("task {} validator dividends", id.0), m));
-            }
-            let mut paid = vec![0u128; last.miner_paid.len()];
-            for r in &records {
-                for (i, p) in paid.iter_mut().enumerate() {
-                    let m = r.miner_paid.get(i).map_or(0, |a| a.0);
-                    let v = r.validator_paid.get(i).map_or(0, |a| a.0);
-                    *p = p.saturating_add(m).saturating_add(v);
-                }
-            }
-            out.push((
-                format!("task {} rewards (kept epochs)", id.0),
-                deai_metrics::metrics_of_amounts(&paid),
-            ));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::OnceLock;

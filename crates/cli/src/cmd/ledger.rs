@@ -13,7 +13,7 @@
 //!
 //! # Talking to a running node (`--node URL`)
 //!
-//! `deai tx … --node http://HOST:PORT` and `deai chain status|block|account --node URL` use a
+//! `deai tx … --node http://HOST:PORT` and `deai chain status|block|account|metrics --node URL` use a
 //! node's HTTP API (`deai_node::http`) instead of the chain in `--data-dir`; keys still come
 //! from `--data-dir`. A transaction is signed locally: the chain id comes from `GET
 //! /v1/status`, the nonce (unless `--nonce`) from `GET /v1/account/{id}` (0 for an account
@@ -26,9 +26,11 @@
 //! account endpoint shows the committed nonce, not the mempool's).
 //!
 //! The node's JSON errors `{"error", "message"}` are printed as `error: <message> (HTTP
-//! <code>)`. `deai chain verify` and `deai chain metrics` need the whole block history or state
-//! and only run on a data directory (the node's own, or a copy); a node's Prometheus counters
-//! are at `GET URL/metrics`. Plain `http://` only: this build has no TLS client.
+//! <code>)`. `deai chain metrics --node URL` reads the current distributions from `GET
+//! /v1/distributions` (the same numbers `deai chain metrics` computes from a data directory;
+//! they are also Prometheus gauges at `GET URL/metrics`). `deai chain verify` and `deai chain
+//! metrics --over-time` need the whole block history and only run on a data directory (the
+//! node's own, or a copy). Plain `http://` only: this build has no TLS client.
 
 use std::fs;
 use std::io::Write;
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use deai_chain::{GenesisConfig, State};
+use deai_node::distributions::Distribution;
 use deai_store::{verify_chain, EmbeddedChain, NodeConfig, Store};
 use deai_types::{
     AccountId, Amount, Block, Call, ChainId, CommitKey, CommitKind, Fixed, Hash32, Height, Keypair,
@@ -960,32 +963,7 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
             }
         }
         ChainCommand::Metrics { .. } => {
-            let rows = ledger_distributions(&store.state()?);
-            if global.json {
-                let obj: serde_json::Map<String, serde_json::Value> = rows
-                    .iter()
-                    .map(|(name, m)| Ok((name.clone(), serde_json::to_value(m)?)))
-                    .collect::<anyhow::Result<_>>()?;
-                print_json(&serde_json::Value::Object(obj))?;
-            } else {
-                println!(
-                    "{:<34} {:>5} {:>7} {:>6} {:>6} {:>7} {:>8} {:>7}",
-                    "distribution", "n", "gini", "nak½", "nak⅓", "hhi", "entropy", "top-1"
-                );
-                for (name, m) in &rows {
-                    println!(
-                        "{:<34} {:>5} {:>7.4} {:>6} {:>6} {:>7.4} {:>8.4} {:>7.4}",
-                        name,
-                        m.n,
-                        m.gini,
-                        m.nakamoto_1_2,
-                        m.nakamoto_1_3,
-                        m.hhi,
-                        m.entropy_normalized,
-                        m.top_1_share
-                    );
-                }
-            }
+            print_distributions(&ledger_distributions(&store.state()?), global)?;
         }
         ChainCommand::Verify { .. } => {
             let report = verify_chain(&store)?;
@@ -1370,12 +1348,27 @@ fn run_chain_remote(cmd: ChainCommand, client: &NodeClient, global: &Global) -> 
              on a data directory, e.g. the node's own (`deai chain verify --data-dir DIR`) or a copy",
             client.base
         ),
-        ChainCommand::Metrics { .. } => bail!(
-            "`deai chain metrics` needs the whole ledger state, which the node's API does not \
-             serve: run it on a data directory (`deai chain metrics --data-dir DIR`, e.g. the \
-             node's own or a copy); the node's Prometheus counters are at {}/metrics",
+        ChainCommand::Metrics {
+            over_time: true, ..
+        } => bail!(
+            "`deai chain metrics --over-time` replays every block from genesis and cannot run \
+             against --node {}: run it on a data directory (`deai chain metrics --over-time \
+             --data-dir DIR`, e.g. the node's own or a copy); without --over-time the node \
+             serves the current distributions",
             client.base
         ),
+        ChainCommand::Metrics { .. } => {
+            let v = client.get_json("/v1/distributions")?;
+            let rows: Vec<Distribution> = serde_json::from_value(v["distributions"].clone())
+                .map_err(|e| anyhow!("the node's /v1/distributions is malformed: {e}"))?;
+            if !global.json {
+                println!(
+                    "(from the node at {}, height {}, state root {})",
+                    client.base, v["height"], v["state_root"].as_str().unwrap_or("?")
+                );
+            }
+            print_distributions(&rows, global)?;
+        }
     }
     Ok(())
 }
@@ -1652,6 +1645,36 @@ pub fn run_bench(args: BenchLedgerArgs, global: &Global) -> anyhow::Result<()> {
 }
 
 /// The holdings distributions of a ledger state and their decentralization metrics.
-pub fn ledger_distributions(state: &State) -> Vec<(String, deai_metrics::Metrics)> {
-    deai_sim::layers::state_distributions(state)
+pub fn ledger_distributions(state: &State) -> Vec<Distribution> {
+    deai_node::distributions::state_distributions(state)
+}
+
+/// Prints a state's distributions: a table, or with `--json` one object keyed by name.
+fn print_distributions(rows: &[Distribution], global: &Global) -> anyhow::Result<()> {
+    if global.json {
+        let obj: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|Distribution { name, metrics: m }| Ok((name.clone(), serde_json::to_value(m)?)))
+            .collect::<anyhow::Result<_>>()?;
+        print_json(&serde_json::Value::Object(obj))?;
+    } else {
+        println!(
+            "{:<34} {:>5} {:>7} {:>6} {:>6} {:>7} {:>8} {:>7}",
+            "distribution", "n", "gini", "nak½", "nak⅓", "hhi", "entropy", "top-1"
+        );
+        for Distribution { name, metrics: m } in rows {
+            println!(
+                "{:<34} {:>5} {:>7.4} {:>6} {:>6} {:>7.4} {:>8.4} {:>7.4}",
+                name,
+                m.n,
+                m.gini,
+                m.nakamoto_1_2,
+                m.nakamoto_1_3,
+                m.hhi,
+                m.entropy_normalized,
+                m.top_1_share
+            );
+        }
+    }
+    Ok(())
 }

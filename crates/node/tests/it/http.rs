@@ -236,3 +236,42 @@ async fn clients_are_rate_limited() {
     assert_eq!(codes[0], StatusCode::OK);
     assert!(codes.contains(&StatusCode::TOO_MANY_REQUESTS), "{codes:?}");
 }
+
+#[tokio::test]
+async fn distributions_are_served_as_json_and_prometheus_gauges() {
+    let f = fixture(1e6);
+    // Move most of user 0's balance to user 1, so the balances are no longer equal.
+    let tx = transfer(&f.users[0], &f.users[1], 0, 900_000_000);
+    let (status, _) = call(&f.app, post_tx(encode(&tx), "application/octet-stream")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    f.node.produce(1_000).unwrap().unwrap();
+
+    let (status, body) = call(&f.app, get("/v1/distributions")).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["height"], 1);
+    let (root, balances) = deai_node::http::Backend::read(&*f.node, |state, _| {
+        let balances: Vec<u128> = state.accounts().map(|(_, a)| a.balance.0).collect();
+        (state.root().to_string(), balances)
+    });
+    assert_eq!(v["state_root"], root);
+    let served: Vec<deai_node::distributions::Distribution> =
+        serde_json::from_value(v["distributions"].clone()).unwrap();
+    let names: Vec<&str> = served.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        &names[..3],
+        ["balances", "stake per hotkey", "governance voting power"]
+    );
+    let expected = deai_metrics::metrics_of_amounts(&balances);
+    assert_eq!(served[0].metrics, expected);
+    assert!(expected.gini > 0.0, "the transfer made balances unequal");
+
+    let (_, body) = call(&f.app, get("/metrics")).await;
+    let text = String::from_utf8_lossy(&body);
+    let line = format!(
+        "deai_distribution_gini{{distribution=\"balances\"}} {}",
+        expected.gini
+    );
+    assert!(text.contains(&line), "{line} not in\n{text}");
+    assert!(text.contains("# TYPE deai_distribution_nakamoto_1_3 gauge"));
+}
