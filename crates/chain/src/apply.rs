@@ -301,11 +301,7 @@ fn set_take(
 }
 
 fn running_task(rw: &Rw<'_>, task: TaskId, ctx: &BlockCtx) -> Result<Task, TxError> {
-    let t =
-        rw.s.tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
+    let t = rw.task(task)?;
     if ctx.height >= t.end {
         return Err(TxError::TaskEnded { task, end: t.end });
     }
@@ -450,6 +446,37 @@ fn window_heights(
     Ok((opens, closes))
 }
 
+/// Checks that `height` is inside the `phase` window of `kind` in `round` of task `t`.
+fn check_window(
+    t: &Task,
+    task: TaskId,
+    round: Round,
+    kind: CommitKind,
+    phase: Phase,
+    height: Height,
+) -> Result<(), TxError> {
+    let pw = t
+        .spec
+        .window(kind)
+        .ok_or(TxError::NoWindow { task, kind })?;
+    let window = match phase {
+        Phase::Commit => pw.commit,
+        Phase::Reveal => pw.reveal,
+    };
+    let (opens, closes) = window_heights(t, task, round, window)?;
+    if height < opens || height >= closes {
+        return Err(TxError::OutsideWindow {
+            task,
+            round,
+            phase,
+            height,
+            opens,
+            closes,
+        });
+    }
+    Ok(())
+}
+
 /// The first height at which the reveal of `key` counts as missed.
 pub(crate) fn reveal_closes(state: &State, key: &CommitKey) -> Result<Height, TxError> {
     let t = state
@@ -474,29 +501,11 @@ fn commit(
     ctx: &BlockCtx,
     ev: &mut Vec<Event>,
 ) -> Result<(), TxError> {
-    let t =
-        rw.s.tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
+    let t = rw.task(task)?;
     if rw.s.uid_of(task, &account).is_none() {
         return Err(TxError::NotRegistered { task, account });
     }
-    let pw = *t
-        .spec
-        .window(kind)
-        .ok_or(TxError::NoWindow { task, kind })?;
-    let (opens, closes) = window_heights(&t, task, round, pw.commit)?;
-    if ctx.height < opens || ctx.height >= closes {
-        return Err(TxError::OutsideWindow {
-            task,
-            round,
-            phase: Phase::Commit,
-            height: ctx.height,
-            opens,
-            closes,
-        });
-    }
+    check_window(&t, task, round, kind, Phase::Commit, ctx.height)?;
     check_role(rw.s, &t, task, round, kind, &account)?;
     let key = CommitKey {
         task,
@@ -639,26 +648,8 @@ fn reveal(
     if len > u64::from(max) {
         return Err(TxError::PreimageTooLong { len, max });
     }
-    let t =
-        rw.s.tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
-    let pw = *t
-        .spec
-        .window(kind)
-        .ok_or(TxError::NoWindow { task, kind })?;
-    let (opens, closes) = window_heights(&t, task, round, pw.reveal)?;
-    if ctx.height < opens || ctx.height >= closes {
-        return Err(TxError::OutsideWindow {
-            task,
-            round,
-            phase: Phase::Reveal,
-            height: ctx.height,
-            opens,
-            closes,
-        });
-    }
+    let t = rw.task(task)?;
+    check_window(&t, task, round, kind, Phase::Reveal, ctx.height)?;
     let key = CommitKey {
         task,
         round,

@@ -102,11 +102,7 @@ pub(crate) fn process_epoch(
     at: Height,
 ) -> Result<Vec<Event>, TxError> {
     let mut events = Vec::new();
-    let t =
-        rw.s.tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
+    let t = rw.task(task)?;
     let (first, last) = t
         .epoch_rounds(epoch)
         .ok_or_else(|| TxError::overflow("epoch"))?;

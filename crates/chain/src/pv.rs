@@ -217,11 +217,7 @@ pub(crate) fn settle_round(
     at: Height,
 ) -> Result<Vec<Event>, TxError> {
     let mut events = Vec::new();
-    let t =
-        rw.s.tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
+    let t = rw.task(task)?;
     let roles = rw.s.pv_roles(task, round).cloned().unwrap_or_default();
     let account = |s: &State, u: Uid| s.registrations.get(&(task, u)).map(|r| r.account);
     let mut proposers: Vec<(Uid, AccountId)> = Vec::new();

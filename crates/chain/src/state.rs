@@ -808,6 +808,14 @@ impl<'a> Rw<'a> {
     pub fn state(&self) -> &State {
         self.s
     }
+    /// A copy of task `task`, or [`TxError::UnknownTask`].
+    pub fn task(&self, task: TaskId) -> Result<Task, TxError> {
+        self.s
+            .tasks
+            .get(&task)
+            .cloned()
+            .ok_or(TxError::UnknownTask { task })
+    }
 
     fn put<K, V>(&mut self, field: Field<K, V>, k: K, v: Option<V>)
     where
@@ -1019,12 +1027,7 @@ impl<'a> Rw<'a> {
     }
     /// Move `amount` into a task's escrow (the caller removed it elsewhere).
     pub(crate) fn escrow_in(&mut self, task: TaskId, amount: Amount) -> Result<(), TxError> {
-        let mut t = self
-            .s
-            .tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
+        let mut t = self.task(task)?;
         t.escrow = t
             .escrow
             .checked_add(amount)
@@ -1040,12 +1043,7 @@ impl<'a> Rw<'a> {
     }
     /// Take `amount` out of a task's escrow (the caller puts it elsewhere).
     pub(crate) fn escrow_out(&mut self, task: TaskId, amount: Amount) -> Result<(), TxError> {
-        let mut t = self
-            .s
-            .tasks
-            .get(&task)
-            .cloned()
-            .ok_or(TxError::UnknownTask { task })?;
+        let mut t = self.task(task)?;
         t.escrow = t
             .escrow
             .checked_sub(amount)
