@@ -360,12 +360,13 @@ pub fn norm_clipped_sum(
             })
         })
         .reduce(
-            || vec![0.0f64; rows.len()],
-            |mut x, y| {
+            || (vec![0.0f64; rows.len()], true),
+            |(mut x, fx), (y, fy)| {
                 x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-                x
+                (x, fx && fy)
             },
         );
+    let (measured, mut out_finite) = measured;
     for (i, m) in measured.into_iter().enumerate() {
         if clipped_early.binary_search(&i).is_err() {
             sq_norms[i] = if m.is_finite() {
@@ -391,6 +392,7 @@ pub fn norm_clipped_sum(
             .map(|(c, &s)| c * clip_scale(s))
             .collect();
         combine_into(rows, &exact, |_| 0.0, |v| v as f32, &mut out);
+        out_finite = all_finite(&out);
     } else if !late.is_empty() {
         let correction: Vec<(&[f32], f64)> = late
             .iter()
@@ -405,8 +407,9 @@ pub fn norm_clipped_sum(
                     base: t * TASK_COLUMNS,
                 })
             });
+        out_finite = all_finite(&out);
     }
-    if !all_finite(&out) {
+    if !out_finite {
         return Err(AggregationError::Overflow { rule });
     }
     Ok(out)
@@ -477,10 +480,11 @@ struct ClipSumKernel<'a, 'b> {
 }
 
 impl Kernel for ClipSumKernel<'_, '_> {
-    type Out = Vec<f64>;
+    type Out = (Vec<f64>, bool);
     #[inline(always)]
-    fn run(self) -> Vec<f64> {
+    fn run(self) -> (Vec<f64>, bool) {
         let mut sq = vec![0.0f64; self.all.len()];
+        let mut chk = [0.0f32; 16];
         let mut acc = [0.0f64; BLOCK];
         for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
             let start = self.base + b * BLOCK;
@@ -496,8 +500,18 @@ impl Kernel for ClipSumKernel<'_, '_> {
             for (o, &v) in dst.iter_mut().zip(acc.iter()) {
                 *o = v as f32;
             }
+            // Finiteness of the output, while it is in L1 (x·0 is NaN iff x is not finite).
+            let mut outs = dst.chunks_exact(16);
+            for c in outs.by_ref().filter_map(|c| <&[f32; 16]>::try_from(c).ok()) {
+                for l in 0..16 {
+                    chk[l] += c[l] * 0.0;
+                }
+            }
+            for &o in outs.remainder() {
+                chk[0] += o * 0.0;
+            }
         }
-        sq
+        (sq, chk.iter().all(|c| c.is_finite()))
     }
 }
 
