@@ -72,6 +72,18 @@ pub struct ReplicationReport {
     /// Share of the replicated run's wall time spent admitting the transactions to the four
     /// mempools (each node verifies every signature itself), in [0, 1].
     pub replicated_admission_share: f64,
+    /// Embedded wall time per transaction, µs (admission + execution + commit).
+    pub embedded_us_per_tx: f64,
+    /// Embedded admission (signature verification, mempool) per transaction, µs.
+    pub embedded_admission_us_per_tx: f64,
+    /// Replicated wall time per transaction divided by the number of replicas, µs: what one
+    /// replica's share of the shared cores cost per transaction.
+    pub replicated_us_per_tx_per_replica: f64,
+    /// Replicated admission per transaction per replica, µs.
+    pub replicated_admission_us_per_tx_per_replica: f64,
+    /// The best ratio possible when every replica repeats the embedded node's work on the same
+    /// cores: embedded cost / (replicas × embedded cost) = 1 / replicas.
+    pub shared_cores_ceiling: f64,
 }
 
 /// Errors of the benchmark.
@@ -142,7 +154,7 @@ fn embedded(
     cfg: &ReplicationBench,
     genesis: &GenesisConfig,
     txs: &[SignedTx],
-) -> Result<f64, BenchError> {
+) -> Result<(f64, f64), BenchError> {
     let dir = tempfile::tempdir().map_err(setup)?;
     let mut chain = EmbeddedChain::init(
         dir.path(),
@@ -158,6 +170,7 @@ fn embedded(
     if let Some(err) = admitted.into_iter().find_map(Result::err) {
         return Err(setup(err));
     }
+    let admission = start.elapsed().as_secs_f64();
     let mut done = 0usize;
     while done < txs.len() {
         let produced = chain.produce_block(now_ms()).map_err(setup)?;
@@ -167,7 +180,7 @@ fn embedded(
         done += produced.block.txs.len();
     }
     chain.flush().map_err(setup)?;
-    Ok(txs.len() as f64 / start.elapsed().as_secs_f64())
+    Ok((txs.len() as f64 / start.elapsed().as_secs_f64(), admission))
 }
 
 fn replicated(
@@ -203,6 +216,8 @@ fn replicated(
     runner.start(|context| async move {
         let config = ClusterConfig {
             validators,
+            participants: 0,
+            epoch_length: 0,
             link: LinkSpec::reliable(Duration::from_millis(1)),
             namespace: b"deai-bench".to_vec(),
             max_payload_bytes: limits.max_bytes,
@@ -265,10 +280,19 @@ fn replicated(
 /// Runs both sides and reports their throughput and ratio.
 pub fn replication(cfg: ReplicationBench) -> Result<ReplicationReport, BenchError> {
     let (genesis, txs) = workload(&cfg)?;
-    let embedded_tx_per_s = embedded(&cfg, &genesis, &txs)?;
+    let (embedded_tx_per_s, embedded_admission_s) = embedded(&cfg, &genesis, &txs)?;
     let (replicated_tx_per_s, median_block_latency_ms, replicated_blocks, admission_share) =
         replicated(&cfg, &genesis, &txs)?;
+    let n = txs.len().max(1) as f64;
+    let replicas = cfg.validators.max(1) as f64;
+    let replicated_us_per_tx_per_replica = 1e6 / replicated_tx_per_s / replicas;
     Ok(ReplicationReport {
+        embedded_us_per_tx: 1e6 / embedded_tx_per_s,
+        embedded_admission_us_per_tx: embedded_admission_s * 1e6 / n,
+        replicated_us_per_tx_per_replica,
+        replicated_admission_us_per_tx_per_replica: replicated_us_per_tx_per_replica
+            * admission_share,
+        shared_cores_ceiling: 1.0 / replicas,
         validators: cfg.validators,
         txs: txs.len(),
         embedded_tx_per_s,

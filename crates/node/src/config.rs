@@ -2,14 +2,16 @@
 //!
 //! # Validator set
 //!
-//! The validators are the **top-N stakers of the genesis state**, with equal weight: accounts
+//! The validators are the **top-N stakers on the ledger**, with equal weight: accounts
 //! ordered by their own bonded stake (descending, ties by account id), the first
 //! `validators` of them. A validator's consensus key *is* its ledger account key (both ed25519;
 //! the account id is the public key), so a staker proves control of its account by signing
-//! votes. The set is computed once, at genesis, and never changes: the whole chain is one
-//! consensus epoch. Changing the set at epoch boundaries (re-reading the top-N stakers from the
-//! finalized state and starting a new simplex epoch) is not implemented; stake moved after
-//! genesis changes Yuma weights and rewards in the ledger, not who votes on blocks.
+//! votes. The set of consensus epoch 0 comes from the genesis; the set changes only at epoch
+//! boundaries: every `epoch_blocks` heights it is re-read from the finalized state at the
+//! boundary block (`ledger::top_stakers`) and a new simplex epoch starts with it (see
+//! `engine`). Members that are not validators in an epoch follow it as observers, so every
+//! staker that may become a validator needs a `[[peers]]` entry. Stake changes Yuma weights and
+//! rewards in the ledger at once, and who votes on blocks from the next epoch on.
 //!
 //! # Member config (`node-N.toml`)
 //!
@@ -19,7 +21,8 @@
 //! genesis = "genesis.json"            # deai_chain::GenesisConfig as JSON
 //! listen = "127.0.0.1:8700"           # HTTP API
 //! p2p = "127.0.0.1:9700"              # commonware authenticated p2p (TCP)
-//! validators = 4                      # top-N stakers of the genesis are the validators
+//! validators = 4                      # top-N stakers are the validators
+//! epoch_blocks = 1000                 # heights per consensus epoch (set changes between)
 //! [[peers]]                           # every validator's key and p2p address (self included)
 //! key = "…64 hex…"
 //! p2p = "127.0.0.1:9700"
@@ -93,6 +96,10 @@ pub struct MemberConfig {
     pub p2p: SocketAddr,
     /// Number of validators: the top-N stakers of the genesis.
     pub validators: usize,
+    /// Heights per consensus epoch: the validator set is re-read from the ledger every
+    /// `epoch_blocks` blocks (below 2: never, the genesis set for the whole chain).
+    #[serde(default = "default_epoch_blocks")]
+    pub epoch_blocks: u64,
     /// Most transactions per block.
     #[serde(default = "default_block_txs")]
     pub block_txs: usize,
@@ -107,6 +114,9 @@ pub struct MemberConfig {
     pub peers: Vec<Peer>,
 }
 
+fn default_epoch_blocks() -> u64 {
+    1_000
+}
 fn default_block_txs() -> usize {
     4_096
 }
@@ -323,6 +333,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<TestnetReport, ConfigError> {
             listen: localhost(spec.http_port + i as u16),
             p2p: localhost(spec.p2p_port + i as u16),
             validators: spec.nodes,
+            epoch_blocks: default_epoch_blocks(),
             block_txs: default_block_txs(),
             rate_per_second: default_rate(),
             idle_block_ms: default_idle_ms(),

@@ -42,7 +42,7 @@ use crate::{
     config::{read_genesis, read_key, validator_set, ConfigError, MemberConfig},
     engine::{self, Channels, EngineConfig, PrivateKey, PublicKey, Timing},
     http::router,
-    ledger::{BlockLimits, LedgerError, ReplicatedLedger},
+    ledger::{BlockLimits, LedgerError, ReplicatedLedger, ValidatorRule},
     service::Embedded,
 };
 
@@ -275,30 +275,28 @@ fn membership(
     let signer = PrivateKey::decode(bytes::Bytes::copy_from_slice(&key.seed()))
         .map_err(|e| ConfigError::Invalid(format!("key file: {e}")))?;
     let set = validator_set(genesis, config.validators)?;
-    if !set.contains(&key.account()) {
+    if !config.peers.iter().any(|p| p.key == key.account()) {
         return Err(ConfigError::Invalid(format!(
-            "this node's key {} is not one of the top-{} stakers of the genesis (only validators can run a member)",
-            key.account(),
-            config.validators
+            "this node's key {} has no [[peers]] entry (every member, validator or follower, needs one)",
+            key.account()
         ))
         .into());
     }
-    let mut peers = Vec::new();
     let mut validators = Vec::new();
     for account in &set {
-        let peer = config
-            .peers
-            .iter()
-            .find(|p| &p.key == account)
-            .ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "validator {account} (a top-{} staker) has no [[peers]] entry",
-                    config.validators
-                ))
-            })?;
-        let pk = consensus_key(account)?;
-        validators.push(pk.clone());
-        peers.push((pk, peer.p2p));
+        if !config.peers.iter().any(|p| &p.key == account) {
+            return Err(ConfigError::Invalid(format!(
+                "validator {account} (a top-{} staker) has no [[peers]] entry",
+                config.validators
+            ))
+            .into());
+        }
+        validators.push(consensus_key(account)?);
+    }
+    // Every configured member is a peer: a later epoch may make any staker a validator.
+    let mut peers = Vec::new();
+    for peer in &config.peers {
+        peers.push((consensus_key(&peer.key)?, peer.p2p));
     }
     Ok(Membership {
         signer,
@@ -315,8 +313,12 @@ pub fn open_member_ledger(config: &MemberConfig) -> Result<ReplicatedLedger, Dae
         max_txs: config.block_txs.max(1),
         ..BlockLimits::default()
     };
+    let rule = ValidatorRule {
+        seats: config.validators,
+        epoch_length: config.epoch_blocks,
+    };
     if Store::exists(&dir) {
-        let ledger = ReplicatedLedger::open(&dir, limits)?;
+        let ledger = ReplicatedLedger::open(&dir, limits)?.with_validator_rule(rule)?;
         if ledger.store().genesis()? != genesis {
             return Err(DaemonError::GenesisMismatch {
                 dir,
@@ -329,7 +331,7 @@ pub fn open_member_ledger(config: &MemberConfig) -> Result<ReplicatedLedger, Dae
             path: dir.clone(),
             source,
         })?;
-        Ok(ReplicatedLedger::init(&dir, &genesis, limits)?)
+        Ok(ReplicatedLedger::init(&dir, &genesis, limits)?.with_validator_rule(rule)?)
     }
 }
 
@@ -419,6 +421,7 @@ pub fn run_member(
         let engine_config = EngineConfig {
             signer: member.signer,
             validators: member.validators,
+            epoch_length: config.epoch_blocks,
             namespace,
             partition_prefix: "deai".into(),
             max_payload_bytes: max_payload,

@@ -27,6 +27,18 @@
 //! of every applied height is kept in a side file (`consensus-digests.bin`) that is recomputed
 //! from the store when it lags (it is derived data, never a source of truth).
 //!
+//! # Validator sets
+//!
+//! With a [`ValidatorRule`] (`seats` N, `epoch_length` K), the validators of consensus epoch
+//! `e + 1` are the **top-N self-stakers of the finalized state after the last block of epoch
+//! `e`** (height `(e+1)·K − 1`): accounts ordered by the stake bonded on themselves
+//! (descending), ties broken by account id (ascending), the first N with non-zero stake, all
+//! with equal weight — the genesis rule of `config::validator_set`, re-read from the ledger. If
+//! no account stakes, the set stays as it was. The set is recorded when the boundary block is
+//! applied and, after a restart, recomputed by replaying the stored blocks (derived data). Yuma
+//! weights, rewards and stake-weighted governance stay in the ledger's own logic; consensus
+//! votes are one per validator.
+//!
 //! # Transactions
 //!
 //! Each node keeps its own mempool (no gossip): a transaction is proposed when a node that
@@ -34,7 +46,7 @@
 //! after the next finalization.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     fs::OpenOptions,
     io::{Read as _, Write as _},
     path::{Path, PathBuf},
@@ -44,9 +56,11 @@ use std::{
 use bytes::Bytes;
 use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State};
 use deai_store::{Mempool, MempoolConfig, MempoolError, PreparedCommit, Store, StoreError};
-use deai_types::{decode, encode, verify_batch, Block, Hash32, Header, Height, SignedTx};
+use deai_types::{
+    decode, encode, verify_batch, AccountId, Amount, Block, Hash32, Header, Height, SignedTx,
+};
 
-use crate::engine::{ConsensusBlock, Digest, Executor};
+use crate::engine::{ConsensusBlock, Digest, Executor, PublicKey};
 
 /// Name of the side file with the consensus digest of every applied height.
 pub const DIGESTS_FILE: &str = "consensus-digests.bin";
@@ -74,6 +88,50 @@ pub enum LedgerError {
     /// A transaction was refused by the mempool.
     #[error(transparent)]
     Mempool(#[from] MempoolError),
+    /// Replaying the stored chain (to recompute validator sets) failed.
+    #[error("replaying stored block {height} failed: {reason}")]
+    Replay {
+        /// Height of the block.
+        height: u64,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// How consensus validator sets follow the ledger (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidatorRule {
+    /// N: validators per epoch.
+    pub seats: usize,
+    /// K: heights per consensus epoch (at least 2).
+    pub epoch_length: u64,
+}
+
+impl ValidatorRule {
+    fn is_boundary(&self, height: u64) -> bool {
+        self.epoch_length >= 2 && (height + 1) % self.epoch_length == 0
+    }
+}
+
+/// The top-`n` self-stakers of `state`: stake bonded on the account itself, descending, ties by
+/// account id; accounts with zero stake never count.
+pub fn top_stakers(state: &State, n: usize) -> Vec<AccountId> {
+    let mut stakers: Vec<(AccountId, Amount)> = state
+        .accounts()
+        .map(|(id, _)| (*id, state.stake(id, id)))
+        .filter(|(_, stake)| !stake.is_zero())
+        .collect();
+    stakers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    stakers.into_iter().take(n).map(|(id, _)| id).collect()
+}
+
+/// The consensus keys of `accounts` (an account id is an ed25519 public key); ids that are not
+/// valid keys are skipped.
+fn consensus_keys(accounts: &[AccountId]) -> Vec<PublicKey> {
+    accounts
+        .iter()
+        .filter_map(|a| crate::daemon::consensus_key(a).ok())
+        .collect()
 }
 
 /// Limits of blocks this node builds and accepts.
@@ -128,6 +186,8 @@ pub struct ReplicatedLedger {
     mempool: Mutex<Mempool>,
     verified: Mutex<HashSet<Hash32>>,
     subscribers: Mutex<Vec<mpsc::Sender<Finalized>>>,
+    rule: Option<ValidatorRule>,
+    sets: Mutex<BTreeMap<u64, Vec<PublicKey>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -177,7 +237,42 @@ impl ReplicatedLedger {
             mempool: Mutex::new(Mempool::new(chain_id, MempoolConfig::default())),
             verified: Mutex::new(HashSet::new()),
             subscribers: Mutex::new(Vec::new()),
+            rule: None,
+            sets: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Makes the validator set follow the ledger under `rule`; recomputes the sets of the
+    /// boundaries already applied by replaying the stored blocks.
+    pub fn with_validator_rule(mut self, rule: ValidatorRule) -> Result<Self, LedgerError> {
+        self.rule = Some(rule);
+        let head = lock(&self.inner).head.height.0;
+        let mut sets = BTreeMap::new();
+        if rule.epoch_length >= 2 && head + 1 >= rule.epoch_length {
+            let replay = |height: u64, reason: String| LedgerError::Replay { height, reason };
+            let mut state =
+                State::genesis(&self.store.genesis()?).map_err(|e| replay(0, e.to_string()))?;
+            for height in 1..=head {
+                let block = self
+                    .store
+                    .block(Height(height))?
+                    .ok_or(LedgerError::MissingBlock { height })?;
+                // Stored blocks were checked when they were finalized.
+                let sigs = vec![true; block.txs.len()];
+                apply_block_with_sigs(&mut state, &block, &sigs)
+                    .map_err(|e| replay(height, e.to_string()))?;
+                if rule.is_boundary(height) {
+                    sets.insert(height, consensus_keys(&top_stakers(&state, rule.seats)));
+                }
+            }
+        }
+        self.sets = Mutex::new(sets);
+        Ok(self)
+    }
+
+    /// The recorded validator sets, by boundary height (empty without a [`ValidatorRule`]).
+    pub fn validator_sets(&self) -> BTreeMap<u64, Vec<PublicKey>> {
+        lock(&self.sets).clone()
     }
 
     /// The block store (blocks, indexes, genesis).
@@ -360,6 +455,10 @@ impl ReplicatedLedger {
         inner.head = ledger_block.header.clone();
         inner.digests.push(block.id());
         let height = block.height_u64();
+        if let Some(rule) = self.rule.filter(|r| r.is_boundary(height)) {
+            let set = consensus_keys(&top_stakers(&inner.state, rule.seats));
+            lock(&self.sets).insert(height, set);
+        }
         inner
             .speculative
             .retain(|_, spec| spec.header.height.0 > height);
@@ -443,6 +542,13 @@ impl Executor for ReplicatedLedger {
 
     fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String> {
         self.finalize_inner(block)
+    }
+
+    fn validators_after(&self, boundary_height: u64) -> Option<Vec<PublicKey>> {
+        lock(&self.sets)
+            .get(&boundary_height)
+            .filter(|set| !set.is_empty())
+            .cloned()
     }
 }
 

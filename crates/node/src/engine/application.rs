@@ -46,6 +46,16 @@ pub trait Executor: Send + Sync + 'static {
     /// [`build`](Self::build)). `false` is final: the block is invalid on this chain.
     fn verify(&self, chain: &[ConsensusBlock], block: &ConsensusBlock) -> bool;
 
+    /// The validator set of the consensus epoch that begins after the boundary block at
+    /// `boundary_height`, derived from the finalized state after that block; `None` keeps the
+    /// previous epoch's set (the default: a fixed set). Called only for heights the executor
+    /// has applied — including, after a restart, boundaries below the applied height — so an
+    /// implementation that changes sets must remember the set of every boundary it applied.
+    fn validators_after(&self, boundary_height: u64) -> Option<Vec<PublicKey>> {
+        let _ = boundary_height;
+        None
+    }
+
     /// Applies a finalized block durably. Blocks arrive in height order, at least once: a
     /// height already applied must be skipped (return `Ok(false)`). An error stops
     /// finalization on this node (the block is not acknowledged).

@@ -42,8 +42,13 @@ impl LinkSpec {
 /// Configuration of an in-process cluster.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
-    /// Number of validators.
+    /// Number of nodes (validators and followers).
     pub validators: usize,
+    /// Size of the epoch-0 validator set: the first `participants` nodes (0: all of them).
+    /// Later epochs take their set from the executors.
+    pub participants: usize,
+    /// Heights per consensus epoch (below 2: one epoch for the whole chain).
+    pub epoch_length: u64,
     /// Link quality between every pair.
     pub link: LinkSpec,
     /// Domain separator for signatures.
@@ -145,6 +150,15 @@ where
         self.keys.iter().map(|k| k.public_key()).collect()
     }
 
+    /// The epoch-0 validator set: the first `participants` keys.
+    pub fn genesis_set(&self) -> Vec<PublicKey> {
+        let n = match self.config.participants {
+            0 => self.keys.len(),
+            n => n.min(self.keys.len()),
+        };
+        self.public_keys().into_iter().take(n).collect()
+    }
+
     /// The simulated network's oracle (to add Byzantine participants or change links).
     pub fn oracle(&self) -> &Oracle<PublicKey, E> {
         &self.oracle
@@ -198,7 +212,8 @@ where
         };
         let config = EngineConfig {
             signer: key,
-            validators: self.public_keys(),
+            validators: self.genesis_set(),
+            epoch_length: self.config.epoch_length,
             namespace: self.config.namespace.clone(),
             partition_prefix: format!("validator{index}"),
             max_payload_bytes: self.config.max_payload_bytes,

@@ -1,4 +1,6 @@
 //! Receives finalized blocks from marshal, applies them through the executor, then acknowledges.
+//! After the last block of a consensus epoch is applied it tells the orchestrator, which starts
+//! the next epoch's consensus engine.
 
 use std::sync::Arc;
 
@@ -8,7 +10,9 @@ use commonware_utils::{acknowledgement::Exact, Acknowledgement as _};
 use futures::{channel::mpsc, StreamExt as _};
 use tracing::{debug, error};
 
-use super::{ConsensusBlock, Executor};
+use commonware_consensus::types::{Epocher as _, FixedEpocher, Height};
+
+use super::{ConsensusBlock, Event, Executor};
 
 /// Marshal's reporter: queues each finalized block for the finalizer task.
 #[derive(Clone)]
@@ -18,8 +22,10 @@ pub struct Finalizer {
 
 impl Finalizer {
     /// Creates the reporter and the task that drains it (spawn the future).
-    pub fn new<X: Executor>(
+    pub(crate) fn new<X: Executor>(
         executor: Arc<X>,
+        epocher: FixedEpocher,
+        boundaries: mpsc::UnboundedSender<Event>,
     ) -> (Self, impl std::future::Future<Output = ()> + Send + 'static) {
         let (sender, mut receiver) = mpsc::unbounded::<(ConsensusBlock, Exact)>();
         let task = async move {
@@ -28,6 +34,12 @@ impl Finalizer {
                     Ok(applied) => {
                         debug!(height = block.height_u64(), applied, "finalized block");
                         ack.acknowledge();
+                        let height = Height::new(block.height_u64());
+                        if let Some(info) = epocher.containing(height) {
+                            if info.last() == height {
+                                let _ = boundaries.unbounded_send(Event::Boundary(info.epoch()));
+                            }
+                        }
                     }
                     Err(reason) => {
                         // Not acknowledging stops marshal's delivery: a node that cannot apply

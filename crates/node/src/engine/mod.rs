@@ -24,8 +24,31 @@
 //!    apply the block durably and skip any height it has already applied — and only then
 //!    acknowledges, so marshal never forgets a block the executor has not made durable.
 //!
-//! Epochs: one epoch spans the whole chain, so the validator set is fixed at genesis. (Marshal's
-//! epoch-boundary re-proposal never triggers.)
+//! # Epochs and validator-set changes
+//!
+//! Consensus runs in epochs of `epoch_length` heights (commonware's `FixedEpocher`: epoch `e`
+//! spans heights `e·K ..= (e+1)·K − 1`; epoch 0 includes genesis). Within an epoch the validator
+//! set is fixed; it changes only at a boundary, following the pattern of commonware's `reshare`
+//! example:
+//!
+//! 1. The last block of epoch `e` (height `(e+1)·K − 1`) is finalized by epoch `e`'s simplex
+//!    instance (marshal's `Inline` wrapper re-proposes that boundary block rather than build past
+//!    it, so no block of epoch `e` is lost at the switch).
+//! 2. The finalizer applies it and tells the orchestrator. The set of epoch `e + 1` is what
+//!    [`Executor::validators_after`] returns for the boundary height — computed from the
+//!    finalized state at the boundary, so every node derives the same set (the deai ledger:
+//!    the top-N self-stakers, equal weight, ties broken by account id) — or the unchanged set
+//!    when it returns `None`.
+//! 3. The orchestrator aborts epoch `e`'s simplex instance and starts one for `e + 1` with the
+//!    boundary block as its floor, on its own sub-channels of the vote / certificate / resolver
+//!    channels (commonware's p2p muxer, keyed by epoch) and its own journal partition.
+//!
+//! Every node runs the current epoch's instance: a validator of the epoch votes with a signing
+//! scheme, any other node runs it with a verify-only scheme and follows as an observer. Marshal
+//! is one instance for all epochs: it verifies each finalization with the set of the epoch it
+//! belongs to ([`epochs::EpochSets`]) and keeps delivering finalized blocks in height order
+//! across the switch. A node that is behind and hears votes of a later epoch asks marshal to
+//! fetch the finalized boundary block from that peer, then catches up through the new set.
 //!
 //! Everything is written against commonware's runtime traits, so the same code runs under the
 //! deterministic runtime in tests (simulated network, virtual time) and under tokio with the
@@ -34,6 +57,7 @@
 mod application;
 mod block;
 pub mod cluster;
+pub mod epochs;
 mod finalizer;
 
 use std::{sync::Arc, time::Duration};
@@ -45,23 +69,27 @@ use commonware_broadcast::buffered;
 use commonware_consensus::{
     marshal::{
         self,
-        core::Actor as MarshalActor,
+        core::{Actor as MarshalActor, Mailbox as MarshalMailbox},
         resolver::p2p as marshal_resolver,
         standard::{Inline, Standard},
     },
     simplex::{self, elector::RoundRobin, Floor, ForwardPolicy, SkipBudget, SkipPolicy},
-    types::{Epoch, FixedEpocher, ViewDelta},
+    types::{Epoch, Epocher as _, FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::{
-    certificate::ConstantProvider, ed25519, Digested, Sha256, Signer as _,
+use commonware_cryptography::{ed25519, Digested, Sha256, Signer as _};
+use commonware_p2p::{
+    utils::mux::{Builder as _, MuxHandle, Muxer},
+    Blocker, Provider, Receiver, Sender,
 };
-use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawner, Storage};
 use commonware_storage::archive::immutable;
 use commonware_utils::{NZUsize, NonZeroDuration, NZU16, NZU64};
+use epochs::{EpochProvider, EpochSets};
 pub use finalizer::Finalizer;
+use futures::StreamExt as _;
 use rand_core::CryptoRng;
+use tracing::{debug, error, info};
 
 /// The signing scheme of the validators' votes and certificates.
 pub type Scheme = simplex::scheme::ed25519::Scheme;
@@ -137,8 +165,11 @@ impl Timing {
 pub struct EngineConfig<B, P> {
     /// This validator's signing key.
     pub signer: PrivateKey,
-    /// The validator set, fixed at genesis (order does not matter).
+    /// The validator set of epoch 0 (order does not matter); later epochs take theirs from
+    /// [`Executor::validators_after`].
     pub validators: Vec<PublicKey>,
+    /// Heights per consensus epoch (values below 2 mean one epoch for the whole chain).
+    pub epoch_length: u64,
     /// Domain separator for signatures (use the chain id).
     pub namespace: Vec<u8>,
     /// Prefix of the storage partitions (one per validator if several share a storage).
@@ -170,10 +201,27 @@ pub struct Channels<S, R> {
 /// Channel ids on the p2p network, in [`Channels`] order.
 pub const CHANNEL_IDS: [u64; 5] = [0, 1, 2, 3, 4];
 
+/// What the orchestrator reacts to.
+pub(crate) enum Event {
+    /// The last block of this epoch was applied.
+    Boundary(Epoch),
+    /// A peer sent a vote on the sub-channel of this (possibly later) epoch.
+    Ahead(u64, PublicKey),
+}
+
+/// The epoch strategy for `epoch_length` heights per epoch (below 2: a single epoch).
+pub fn epocher(epoch_length: u64) -> FixedEpocher {
+    FixedEpocher::new(
+        std::num::NonZeroU64::new(epoch_length.max(2))
+            .filter(|_| epoch_length >= 2)
+            .unwrap_or(NZU64!(u64::MAX)),
+    )
+}
+
 /// Handles of a running validator; dropping them does not stop it, aborting the task that
 /// called [`start`] does (commonware supervises tasks as a tree).
 pub struct Running {
-    /// The consensus engine's task.
+    /// The orchestrator's task (it runs the current epoch's simplex instance).
     pub consensus: Handle<()>,
     /// Marshal's task.
     pub marshal: Handle<()>,
@@ -215,17 +263,30 @@ where
     B: Blocker<PublicKey = PublicKey>,
     P: Provider<PublicKey = PublicKey>,
 {
-    let scheme = scheme_for(&config.namespace, &config.validators, &config.signer)?;
+    let genesis_set =
+        commonware_utils::ordered::Set::from_iter_dedup(config.validators.iter().cloned());
+    if genesis_set.is_empty() || genesis_set.len() != config.validators.len() {
+        return Err(EngineError::BadValidatorSet {
+            n: config.validators.len(),
+        });
+    }
     let me = config.signer.public_key();
     let prefix = config.partition_prefix.clone();
     let mailbox_size = NZUsize!(1024);
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let epocher = epocher(config.epoch_length);
+    let sets = Arc::new(EpochSets::new(
+        executor.clone(),
+        epocher.clone(),
+        config.namespace.clone(),
+        config.signer.clone(),
+        config.validators.clone(),
+    ));
     let genesis = ConsensusBlock::genesis(executor.genesis_payload());
     let genesis_digest = genesis.id();
 
     let marshal_config = marshal::Config {
-        provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+        provider: EpochProvider(sets.clone()),
         epocher: epocher.clone(),
         start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
         partition_prefix: format!("{prefix}-marshal"),
@@ -299,7 +360,9 @@ where
         )
         .await;
 
-    let (finalizer, finalizer_task) = Finalizer::new(executor.clone());
+    let (events_tx, events_rx) = futures::channel::mpsc::unbounded::<Event>();
+    let (finalizer, finalizer_task) =
+        Finalizer::new(executor.clone(), epocher.clone(), events_tx.clone());
     let finalizer_handle = context.child("finalizer").spawn(|_| finalizer_task);
     let marshal_handle = actor.start(finalizer, buffer, (resolver_rx, resolver));
 
@@ -307,47 +370,233 @@ where
     let inline = Inline::new(
         context.child("application"),
         application,
-        marshal_mailbox,
+        marshal_mailbox.clone(),
+        epocher.clone(),
+    );
+    let orchestrator = Orchestrator {
+        sets,
         epocher,
-    );
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker: config.blocker,
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size,
-            epoch: Epoch::zero(),
-            floor: Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(1 << 16),
-            write_buffer: NZUsize!(1 << 16),
-            page_cache,
-            leader_timeout: config.timing.leader_timeout,
-            certification_timeout: config.timing.certification_timeout,
-            timeout_retry: config.timing.timeout_retry,
-            view_retention: ViewDelta::new(64),
-            skip: SkipPolicy::Enabled {
-                timeout: config.timing.certification_timeout * 3 + config.timing.timeout_retry,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NonZeroDuration::new(config.timing.fetch_timeout)
-                .unwrap_or(NonZeroDuration::new_panic(Duration::from_secs(1))),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
-    );
-    let consensus = engine.start(channels.votes, channels.certificates, channels.resolver);
+        marshal: marshal_mailbox,
+        inline,
+        blocker: config.blocker,
+        timing: config.timing,
+        prefix,
+        page_cache,
+        genesis_digest,
+    };
+    let consensus = context.child("orchestrator").spawn(move |context| {
+        orchestrator.run(
+            context,
+            channels.votes,
+            channels.certificates,
+            channels.resolver,
+            events_tx,
+            events_rx,
+        )
+    });
     Ok(Running {
         consensus,
         marshal: marshal_handle,
         finalizer: finalizer_handle,
     })
+}
+
+type InlineOf<E, X> = Inline<E, Scheme, Application<X>, ConsensusBlock, FixedEpocher>;
+
+/// Runs one simplex instance per epoch, switching at each boundary.
+struct Orchestrator<E, X, B>
+where
+    E: Spawner + Clock + Metrics + Storage + CryptoRng,
+    X: Executor,
+{
+    sets: Arc<EpochSets<X>>,
+    epocher: FixedEpocher,
+    marshal: MarshalMailbox<Scheme, Standard<ConsensusBlock>>,
+    inline: InlineOf<E, X>,
+    blocker: B,
+    timing: Timing,
+    prefix: String,
+    page_cache: CacheRef,
+    genesis_digest: Digest,
+}
+
+impl<E, X, B> Orchestrator<E, X, B>
+where
+    E: Spawner + Clock + Metrics + Storage + CryptoRng,
+    X: Executor,
+    B: Blocker<PublicKey = PublicKey>,
+{
+    async fn run<S, R>(
+        mut self,
+        context: E,
+        votes: (S, R),
+        certificates: (S, R),
+        resolver: (S, R),
+        events_tx: futures::channel::mpsc::UnboundedSender<Event>,
+        mut events: futures::channel::mpsc::UnboundedReceiver<Event>,
+    ) where
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let (mux, mut vote_mux, mut backup) =
+            Muxer::builder(context.child("vote_mux"), votes.0, votes.1)
+                .with_backup()
+                .build();
+        mux.start();
+        let (mux, mut certificate_mux) = Muxer::new(
+            context.child("certificate_mux"),
+            certificates.0,
+            certificates.1,
+        );
+        mux.start();
+        let (mux, mut resolver_mux) =
+            Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
+        mux.start();
+        // Votes on a sub-channel no instance listens to: a peer is in a later epoch.
+        context.child("epoch_backup").spawn(move |_| async move {
+            while let Some((channel, (from, _))) = backup.recv().await {
+                if events_tx
+                    .unbounded_send(Event::Ahead(channel, from))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+
+        let mut current = self.sets.current_epoch();
+        let mut engine = self
+            .enter(
+                &context,
+                current,
+                &mut vote_mux,
+                &mut certificate_mux,
+                &mut resolver_mux,
+            )
+            .await;
+        while let Some(event) = events.next().await {
+            match event {
+                Event::Boundary(ended) => {
+                    let next = ended.next();
+                    if next <= current {
+                        continue;
+                    }
+                    if let Some(handle) = engine.take() {
+                        handle.abort();
+                    }
+                    current = next;
+                    engine = self
+                        .enter(
+                            &context,
+                            current,
+                            &mut vote_mux,
+                            &mut certificate_mux,
+                            &mut resolver_mux,
+                        )
+                        .await;
+                }
+                Event::Ahead(theirs, from) => {
+                    if theirs <= current.get() {
+                        continue;
+                    }
+                    if let Some(last) = self.epocher.last(current) {
+                        debug!(
+                            theirs,
+                            ours = current.get(),
+                            "peer is in a later epoch; fetching the boundary"
+                        );
+                        self.marshal
+                            .hint_finalized(last, commonware_utils::vec::NonEmptyVec::new(from));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the simplex instance of `epoch` on its own sub-channels and journal.
+    async fn enter<S>(
+        &mut self,
+        context: &E,
+        epoch: Epoch,
+        vote_mux: &mut MuxHandle<S>,
+        certificate_mux: &mut MuxHandle<S>,
+        resolver_mux: &mut MuxHandle<S>,
+    ) -> Option<Handle<()>>
+    where
+        S: Sender<PublicKey = PublicKey>,
+    {
+        // The floor is the previous epoch's boundary block (genesis for epoch 0).
+        let floor = match epoch.previous().and_then(|p| self.epocher.last(p)) {
+            None => self.genesis_digest,
+            Some(boundary) => loop {
+                if let Some(block) = self.marshal.get_block(boundary).await {
+                    break block.inner().id();
+                }
+                context.sleep(Duration::from_millis(50)).await;
+            },
+        };
+        let Some((scheme, signs)) = self.sets.scheme(epoch) else {
+            error!(
+                epoch = epoch.get(),
+                "validator set of the epoch unknown; not starting consensus"
+            );
+            return None;
+        };
+        info!(
+            epoch = epoch.get(),
+            validator = signs,
+            "entering consensus epoch"
+        );
+        let partition = if epoch == Epoch::zero() {
+            format!("{}-simplex", self.prefix)
+        } else {
+            format!("{}-simplex-e{}", self.prefix, epoch.get())
+        };
+        let engine = simplex::Engine::new(
+            context
+                .child("simplex")
+                .with_attribute("epoch", epoch.get()),
+            simplex::Config {
+                scheme: (*scheme).clone(),
+                elector: RoundRobin::<Sha256>::default(),
+                blocker: self.blocker.clone(),
+                automaton: self.inline.clone(),
+                relay: self.inline.clone(),
+                reporter: self.inline.clone(),
+                strategy: Sequential,
+                partition,
+                mailbox_size: NZUsize!(1024),
+                epoch,
+                floor: Floor::Genesis(floor),
+                replay_buffer: NZUsize!(1 << 16),
+                write_buffer: NZUsize!(1 << 16),
+                page_cache: self.page_cache.clone(),
+                leader_timeout: self.timing.leader_timeout,
+                certification_timeout: self.timing.certification_timeout,
+                timeout_retry: self.timing.timeout_retry,
+                view_retention: ViewDelta::new(64),
+                skip: SkipPolicy::Enabled {
+                    timeout: self.timing.certification_timeout * 3 + self.timing.timeout_retry,
+                    budget: SkipBudget::Participants,
+                },
+                fetch_timeout: NonZeroDuration::new(self.timing.fetch_timeout)
+                    .unwrap_or(NonZeroDuration::new_panic(Duration::from_secs(1))),
+                fetch_retry_delay: Duration::from_millis(100),
+                forward: ForwardPolicy::Disabled,
+                track_historical_votes: false,
+            },
+        );
+        let sub = epoch.get();
+        let (Ok(votes), Ok(certificates), Ok(resolver)) = (
+            vote_mux.register(sub).await,
+            certificate_mux.register(sub).await,
+            resolver_mux.register(sub).await,
+        ) else {
+            error!(epoch = sub, "cannot register the epoch's sub-channels");
+            return None;
+        };
+        Some(engine.start(votes, certificates, resolver))
+    }
 }
 
 async fn open_archive<E, K, V>(

@@ -85,6 +85,8 @@ fn four_nodes_replicate_signed_transfers_and_survive_a_crash() {
     let final_height = runner.start(|context| async move {
         let config = ClusterConfig {
             validators: 4,
+            participants: 0,
+            epoch_length: 0,
             link: LinkSpec::reliable(Duration::from_millis(20)),
             namespace: b"deai-sim".to_vec(),
             max_payload_bytes: BlockLimits::default().max_bytes,

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use commonware_consensus::simplex::{elector::RoundRobin, mocks};
 use commonware_cryptography::{Sha256, Signer as _};
+use commonware_p2p::utils::mux::Muxer;
 use commonware_runtime::{deterministic, Clock, Quota, Runner as _, Supervisor as _};
 use commonware_utils::NZU32;
 use deai_node::engine::{
@@ -19,6 +20,8 @@ const NAMESPACE: &[u8] = b"deai-sim";
 fn config(link: LinkSpec) -> ClusterConfig {
     ClusterConfig {
         validators: 4,
+        participants: 0,
+        epoch_length: 0,
         link,
         namespace: NAMESPACE.to_vec(),
         max_payload_bytes: 1 << 20,
@@ -196,8 +199,15 @@ fn byzantine_equivocator_cannot_break_safety_or_liveness() {
         let scheme = scheme_for(NAMESPACE, &cluster.public_keys(), &key).unwrap();
         let control = cluster.oracle().control(key.public_key());
         let quota = Quota::per_second(NZU32!(10_000));
-        let votes = control.register(0, quota).await.unwrap();
-        let certificates = control.register(1, quota).await.unwrap();
+        let (votes_tx, votes_rx) = control.register(0, quota).await.unwrap();
+        let (certs_tx, certs_rx) = control.register(1, quota).await.unwrap();
+        // Consensus messages travel on per-epoch sub-channels; the equivocator speaks epoch 0's.
+        let (mux, mut votes_mux) = Muxer::new(context.child("byz_votes"), votes_tx, votes_rx);
+        mux.start();
+        let (mux, mut certs_mux) = Muxer::new(context.child("byz_certs"), certs_tx, certs_rx);
+        mux.start();
+        let votes = votes_mux.register(0).await.unwrap();
+        let certificates = certs_mux.register(0).await.unwrap();
         let relay = Arc::new(mocks::relay::Relay::new());
         let equivocator = mocks::equivocator::Equivocator::<_, _, _, Sha256>::new(
             context.child("byzantine"),
