@@ -7,8 +7,13 @@
 //! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
 //!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
 //!   clipped rows ([`norm_clipped_sum`]).
-//! - Median and trimmed mean: a pruned sorting network ([`network`]) run on
-//!   [`network::LANES`] coordinates at once, over column blocks, in parallel.
+//! - Median and trimmed mean: per L2-sized column block, the rows are packed (one contiguous
+//!   read per row) into groups of 64 coordinates; each aligned block of 16 rows is sorted in
+//!   SIMD registers ([`network::SORT16`], unrolled), then the rest of a pruned Batcher network
+//!   ([`network`]) runs on the group in L1; column tasks in parallel (each output coordinate
+//!   is computed on its own, so the result does not depend on the thread count).
+//! - Multi-Krum: the Gram pass also takes the column sums, and the mean of the kept rows is
+//!   (Σ all − Σ left out)/m when fewer rows are left out than kept ([`multi_krum`]).
 //! - Krum, Multi-Krum, NNM, FoolsGold and the geometric median: pairwise distances through
 //!   the Gram matrix X·Xᵀ, only its upper triangle (half a general product's flops), in 4×4
 //!   row tiles of f32 SIMD dot products per L2-sized column chunk, summed across chunks in
