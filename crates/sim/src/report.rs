@@ -58,6 +58,25 @@ pub struct ActorTotal {
     pub reward: u128,
     /// Stake slashed.
     pub slashed: u128,
+    /// Whether a misbehaving actor was caught (see [`caught`]).
+    pub caught: String,
+}
+
+/// How actor `i` of `report` fared: `—` for an honest actor; for an adversary `slashed` (it
+/// lost stake), `unrewarded` (under 1% of all rewards: scoring shut it out) or `no`.
+pub fn caught(report: &RunReport, i: usize) -> String {
+    let totals = report.total_rewards();
+    let all: u128 = totals.iter().sum();
+    let slashed = report.slashes.iter().any(|s| s.actor == i && s.amount > 0);
+    if report.actors.get(i).is_none_or(|a| a.honest) {
+        "—".into()
+    } else if slashed {
+        "slashed".into()
+    } else if totals[i] * 100 < all.max(1) {
+        "unrewarded".into()
+    } else {
+        "no".into()
+    }
 }
 
 impl Summary {
@@ -78,6 +97,7 @@ impl Summary {
                     .filter(|s| s.actor == i)
                     .map(|s| s.amount)
                     .sum(),
+                caught: caught(report, i),
             })
             .collect();
         Self {
@@ -144,15 +164,6 @@ pub fn actors_table(report: &RunReport) -> Table {
             .filter(|s| s.actor == i)
             .map(|s| s.amount)
             .sum();
-        let caught = if a.honest {
-            "—".to_string()
-        } else if slashed > 0 {
-            "slashed".into()
-        } else if totals[i] * 100 < all.max(1) {
-            "unrewarded".into()
-        } else {
-            "no".into()
-        };
         t.push([
             a.name.clone(),
             match a.role {
@@ -164,7 +175,7 @@ pub fn actors_table(report: &RunReport) -> Table {
             totals[i].to_string(),
             format!("{:.2}%", 100.0 * totals[i] as f64 / all.max(1) as f64),
             slashed.to_string(),
-            caught,
+            caught(report, i),
         ]);
     }
     t

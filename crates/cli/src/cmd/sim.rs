@@ -171,6 +171,14 @@ fn run_scenario(
             sl.round, main.actors[sl.actor].name, sl.amount, sl.offence
         );
     }
+    let adversaries: Vec<String> = main
+        .actors
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.honest)
+        .map(|(i, a)| format!("{} {} ({})", a.name, a.kind, report::caught(&main, i)))
+        .collect();
+    println!("adversaries caught       {}", adversaries.join(", "));
     println!(
         "state root               {} at height {}",
         summary.state_root, summary.height

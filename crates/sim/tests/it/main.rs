@@ -6,3 +6,4 @@ mod harness;
 mod pv;
 mod run;
 mod scenario;
+mod targets;
