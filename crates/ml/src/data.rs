@@ -19,6 +19,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Number of classes of every MNIST-format dataset.
 pub const CLASSES: usize = 10;
@@ -140,12 +141,25 @@ pub enum DataError {
 /// Actors that tamper with data (label flipping, backdoor triggers) clone a dataset and edit it
 /// through [`Dataset::labels_mut`] and [`Dataset::images_mut`]; training reads whatever it is
 /// given.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Dataset {
     images: Vec<f32>,
     labels: Vec<u8>,
     rows: usize,
     cols: usize,
+    /// `standardize` of every pixel, computed on first use by [`Dataset::standardized`] (the
+    /// fused training path gathers batches from it); cleared by [`Dataset::images_mut`].
+    standardized: OnceLock<Vec<f32>>,
+}
+
+/// Equality of the samples (the standardised cache is derived data and not compared).
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Self) -> bool {
+        self.images == other.images
+            && self.labels == other.labels
+            && self.rows == other.rows
+            && self.cols == other.cols
+    }
 }
 
 impl Dataset {
@@ -187,6 +201,7 @@ impl Dataset {
             labels,
             rows,
             cols,
+            standardized: OnceLock::new(),
         })
     }
 
@@ -231,8 +246,19 @@ impl Dataset {
         self.images.get(i * p..(i + 1) * p)
     }
 
+    /// All pixels standardised as the models see them ([`crate::params::standardize`]),
+    /// computed once on first use (the same layout as [`Dataset::images`]).
+    pub fn standardized(&self) -> &[f32] {
+        self.standardized.get_or_init(|| {
+            let mut out = vec![0.0; self.images.len()];
+            crate::params::standardize_into(&mut out, &self.images);
+            out
+        })
+    }
+
     /// Mutable pixels (e.g. to stamp a backdoor trigger on a copy).
     pub fn images_mut(&mut self) -> &mut [f32] {
+        self.standardized = OnceLock::new();
         &mut self.images
     }
 
@@ -258,6 +284,7 @@ impl Dataset {
             labels,
             rows: self.rows,
             cols: self.cols,
+            standardized: OnceLock::new(),
         })
     }
 
@@ -424,6 +451,7 @@ pub fn load_split(images_path: &Path, labels_path: &Path) -> Result<Dataset, Dat
         labels,
         rows,
         cols,
+        standardized: OnceLock::new(),
     })
 }
 

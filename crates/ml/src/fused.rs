@@ -1,15 +1,23 @@
 //! The fused CPU path for the MLP: mini-batch SGD with no autograd, no gradient buffers and no
 //! allocation per step.
 //!
-//! Parameters live in the flat vector itself (`W1 [200, 784]`, `b1`, `W2 [10, 200]`, `b2`, see
-//! [`crate::params`]). One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are gathered
-//! from the dataset already standardised, [`crate::params::standardize`]):
+//! Parameters come in and go out as the flat vector (`W1 [200, 784]`, `b1`, `W2 [10, 200]`,
+//! `b2`, see [`crate::params`]). For the duration of a local training run they live in a
+//! [`FusedModel`]: the same values in the layout the GEMMs want — `W1ᵀ [784, 208]`, `b1 [208]`,
+//! `W2 [10, 208]`, `b2 [10]`, the hidden layer padded with zeros from 200 to 208 units (a
+//! multiple of the 16 f32 lanes of AVX-512). With that layout the `gemm` crate runs the two
+//! large products straight on the stored matrices, without packing (copying) `W1` at every
+//! step. The padded units stay exactly zero: their pre-activation is `0 + 0`, so ReLU's mask
+//! zeroes their gradient, and `X`/`H` columns multiply into them only zeros.
+//!
+//! One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are copied from the dataset's
+//! standardised pixels, [`Dataset::standardized`], computed once per dataset):
 //!
 //! 1. `H ← 1·b1ᵀ` (bias pre-filled), `H ← H + X·W1ᵀ` (GEMM), `H ← relu(H)`;
 //! 2. `Z ← 1·b2ᵀ`, `Z ← Z + H·W2ᵀ` (GEMM);
 //! 3. `dZ ← (softmax(Z) − onehot(y)) / B` in place, loss `Σ logsumexp(Z) − Z_y`;
 //! 4. `dH ← (dZ·W2) ⊙ [H > 0]` (GEMM, with the old `W2`);
-//! 5. weights, with `d = 1 − lr·wd`: `W2 ← d·W2 − lr·dZᵀ·H`, `W1 ← d·W1 − lr·dHᵀ·X` — the SGD
+//! 5. weights, with `d = 1 − lr·wd`: `W2 ← d·W2 − lr·dZᵀ·H`, `W1ᵀ ← d·W1ᵀ − lr·Xᵀ·dH` — the SGD
 //!    update is the GEMM's `alpha`/`beta`, so no gradient is ever stored; biases
 //!    `b ← d·b − lr·Σ_rows dZ` (resp. `dH`). No gradient with respect to `X` is computed.
 //!
@@ -34,19 +42,96 @@ const W1: usize = HID * INPUT;
 const B1: usize = HID;
 const W2: usize = OUT * HID;
 
-/// Flops of one training sample on the fused path, biases and element-wise work not counted:
-/// forward `2·(784·200 + 200·10)`, `dH` `2·200·10`, weight updates `2·(784·200 + 200·10)`.
-/// (The usual convention, `6 × parameters`, also counts the first layer's input gradient,
-/// which this path does not compute.)
+/// Hidden width padded up to a multiple of 16 (f32 lanes of AVX-512).
+const HP: usize = HID.div_ceil(16) * 16;
+/// Lengths of the parts of a [`FusedModel`].
+const FW1: usize = INPUT * HP;
+const FB1: usize = HP;
+const FW2: usize = OUT * HP;
+const FLEN: usize = FW1 + FB1 + FW2 + OUT;
+
+/// Flops of one training sample on the fused path, biases, padding and element-wise work not
+/// counted: forward `2·(784·200 + 200·10)`, `dH` `2·200·10`, weight updates
+/// `2·(784·200 + 200·10)`. (The usual convention, `6 × parameters`, also counts the first
+/// layer's input gradient, which this path does not compute.)
 pub const FLOPS_PER_SAMPLE: u64 =
     2 * (W1 as u64 + W2 as u64) + 2 * W2 as u64 + 2 * (W1 as u64 + W2 as u64);
 
-/// Split of a flat MLP vector into `(W1, b1, W2, b2)`.
+/// Split of a fused-layout vector into `(W1ᵀ, b1, W2, b2)`.
 fn split_mut(p: &mut [f32]) -> (&mut [f32], &mut [f32], &mut [f32], &mut [f32]) {
-    let (w1, rest) = p.split_at_mut(W1);
-    let (b1, rest) = rest.split_at_mut(B1);
-    let (w2, b2) = rest.split_at_mut(W2);
+    let (w1, rest) = p.split_at_mut(FW1);
+    let (b1, rest) = rest.split_at_mut(FB1);
+    let (w2, b2) = rest.split_at_mut(FW2);
     (w1, b1, w2, b2)
+}
+
+/// Split of a fused-layout vector into `(W1ᵀ, b1, W2, b2)`.
+fn split(p: &[f32]) -> (&[f32], &[f32], &[f32], &[f32]) {
+    let (w1, rest) = p.split_at(FW1);
+    let (b1, rest) = rest.split_at(FB1);
+    let (w2, b2) = rest.split_at(FW2);
+    (w1, b1, w2, b2)
+}
+
+/// Tile side of the blocked transposes between the flat and the fused layout.
+const TILE: usize = 16;
+
+/// The MLP's parameters in the fused layout (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedModel {
+    data: Vec<f32>,
+}
+
+impl FusedModel {
+    /// The fused layout of the flat MLP parameters `params`.
+    pub fn from_flat(params: &[f32]) -> Result<Self, MlError> {
+        ModelKind::Mlp.check_len(params)?;
+        let mut data = vec![0.0; FLEN];
+        let (w1, rest) = params.split_at(W1);
+        let (b1, rest) = rest.split_at(B1);
+        let (w2, b2) = rest.split_at(W2);
+        let (fw1, fb1, fw2, fb2) = split_mut(&mut data);
+        // W1 [HID, INPUT] → W1ᵀ [INPUT, HP], in tiles for cache locality.
+        for j0 in (0..HID).step_by(TILE) {
+            for p0 in (0..INPUT).step_by(TILE) {
+                for j in j0..(j0 + TILE).min(HID) {
+                    for p in p0..(p0 + TILE).min(INPUT) {
+                        fw1[p * HP + j] = w1[j * INPUT + p];
+                    }
+                }
+            }
+        }
+        fb1[..HID].copy_from_slice(b1);
+        for (frow, row) in fw2.chunks_exact_mut(HP).zip(w2.chunks_exact(HID)) {
+            frow[..HID].copy_from_slice(row);
+        }
+        fb2.copy_from_slice(b2);
+        Ok(Self { data })
+    }
+
+    /// Writes the parameters back in the flat layout (`out.len()` must be the MLP's size).
+    pub fn to_flat(&self, out: &mut [f32]) -> Result<(), MlError> {
+        ModelKind::Mlp.check_len(out)?;
+        let (w1, rest) = out.split_at_mut(W1);
+        let (b1, rest) = rest.split_at_mut(B1);
+        let (w2, b2) = rest.split_at_mut(W2);
+        let (fw1, fb1, fw2, fb2) = split(&self.data);
+        for j0 in (0..HID).step_by(TILE) {
+            for p0 in (0..INPUT).step_by(TILE) {
+                for j in j0..(j0 + TILE).min(HID) {
+                    for p in p0..(p0 + TILE).min(INPUT) {
+                        w1[j * INPUT + p] = fw1[p * HP + j];
+                    }
+                }
+            }
+        }
+        b1.copy_from_slice(&fb1[..HID]);
+        for (row, frow) in w2.chunks_exact_mut(HID).zip(fw2.chunks_exact(HP)) {
+            row.copy_from_slice(&frow[..HID]);
+        }
+        b2.copy_from_slice(fb2);
+        Ok(())
+    }
 }
 
 /// Preallocated buffers of one client's training.
@@ -57,6 +142,7 @@ pub struct Workspace {
     h: Vec<f32>,
     z: Vec<f32>,
     dh: Vec<f32>,
+    colsum: Vec<f32>,
     momentum: Vec<f32>,
 }
 
@@ -66,11 +152,12 @@ impl Workspace {
         Self {
             batch,
             x: vec![0.0; batch * INPUT],
-            h: vec![0.0; batch * HID],
+            h: vec![0.0; batch * HP],
             z: vec![0.0; batch * OUT],
-            dh: vec![0.0; batch * HID],
+            dh: vec![0.0; batch * HP],
+            colsum: vec![0.0; HP],
             momentum: if with_momentum {
-                vec![0.0; ModelKind::Mlp.num_params()]
+                vec![0.0; FLEN]
             } else {
                 Vec::new()
             },
@@ -78,26 +165,24 @@ impl Workspace {
     }
 
     /// Forward pass of the rows already in `x[..b·784]` into `h` (post-ReLU) and `z` (logits).
-    fn forward(&mut self, params: &[f32], b: usize) -> Result<(), MlError> {
-        let (w1, rest) = params.split_at(W1);
-        let (b1, rest) = rest.split_at(B1);
-        let (w2, b2) = rest.split_at(W2);
-        for row in self.h[..b * HID].chunks_exact_mut(HID) {
+    fn forward(&mut self, model: &FusedModel, b: usize) -> Result<(), MlError> {
+        let (w1, b1, w2, b2) = split(&model.data);
+        for row in self.h[..b * HP].chunks_exact_mut(HP) {
             row.copy_from_slice(b1);
         }
         gemm(
             b,
-            HID,
+            HP,
             INPUT,
             &mut self.h,
-            HID,
+            HP,
             Some(1.0),
             View::rows(&self.x, INPUT),
-            View::transposed(w1, INPUT),
+            View::rows(w1, HP),
             1.0,
             1,
         )?;
-        for v in &mut self.h[..b * HID] {
+        for v in &mut self.h[..b * HP] {
             *v = v.max(0.0);
         }
         for row in self.z[..b * OUT].chunks_exact_mut(OUT) {
@@ -106,12 +191,12 @@ impl Workspace {
         gemm(
             b,
             OUT,
-            HID,
+            HP,
             &mut self.z,
             OUT,
             Some(1.0),
-            View::rows(&self.h, HID),
-            View::transposed(w2, HID),
+            View::rows(&self.h, HP),
+            View::transposed(w2, HP),
             1.0,
             1,
         )
@@ -120,7 +205,7 @@ impl Workspace {
     /// One SGD step on the samples `idx` of `data`; returns the summed (not averaged) loss.
     pub fn step(
         &mut self,
-        params: &mut [f32],
+        model: &mut FusedModel,
         data: &Dataset,
         idx: &[usize],
         cfg: &LocalCfg,
@@ -136,12 +221,12 @@ impl Workspace {
                 right: self.batch,
             });
         }
-        let images = data.images();
+        let images = data.standardized();
         let labels = data.labels();
         for (row, &i) in self.x.chunks_exact_mut(INPUT).zip(idx) {
-            standardize_into(row, &images[i * INPUT..(i + 1) * INPUT]);
+            row.copy_from_slice(&images[i * INPUT..(i + 1) * INPUT]);
         }
-        self.forward(params, b)?;
+        self.forward(model, b)?;
 
         // Softmax cross-entropy; z becomes dZ = (p − onehot) / B.
         let inv_b = 1.0 / b as f32;
@@ -157,57 +242,68 @@ impl Workspace {
             }
             // loss = logsumexp − z_y = ln(sum) − (z_y − max)
             loss += f64::from(sum.ln() - zy);
-            let inv_sum = 1.0 / sum;
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = (*v * inv_sum - if j == y { 1.0 } else { 0.0 }) * inv_b;
+            let scale = inv_b / sum;
+            for v in row.iter_mut() {
+                *v *= scale;
             }
+            row[y] -= inv_b;
         }
 
         let (lr, mu, wd) = (cfg.lr, cfg.momentum, cfg.weight_decay);
         {
-            let (_, rest) = params.split_at(W1 + B1);
-            let (w2, _) = rest.split_at(W2);
+            let (_, _, w2, _) = split(&model.data);
             // dH = dZ·W2, masked by the ReLU.
             gemm(
                 b,
-                HID,
+                HP,
                 OUT,
                 &mut self.dh,
-                HID,
+                HP,
                 None,
                 View::rows(&self.z, OUT),
-                View::rows(w2, HID),
+                View::rows(w2, HP),
                 1.0,
                 1,
             )?;
         }
-        for (d, &h) in self.dh[..b * HID].iter_mut().zip(&self.h[..b * HID]) {
-            if h <= 0.0 {
-                *d = 0.0;
-            }
+        for (d, &h) in self.dh[..b * HP].iter_mut().zip(&self.h[..b * HP]) {
+            *d = if h > 0.0 { *d } else { 0.0 };
         }
         let dz = View::transposed(&self.z, OUT);
-        let dh = View::transposed(&self.dh, HID);
-        let (x, h) = (View::rows(&self.x, INPUT), View::rows(&self.h, HID));
+        let (x, h) = (View::transposed(&self.x, INPUT), View::rows(&self.h, HP));
+        let dh = View::rows(&self.dh, HP);
+        let colsum = &mut self.colsum;
         if mu == 0.0 {
             let decay = 1.0 - lr * wd;
-            let (w1, b1, w2, b2) = split_mut(params);
-            gemm(OUT, HID, b, w2, HID, Some(decay), dz, h, -lr, 1)?;
-            gemm(HID, INPUT, b, w1, INPUT, Some(decay), dh, x, -lr, 1)?;
-            bias_step(b2, &self.z[..b * OUT], |b, g| decay * b - lr * g);
-            bias_step(b1, &self.dh[..b * HID], |b, g| decay * b - lr * g);
+            let (w1, b1, w2, b2) = split_mut(&mut model.data);
+            gemm(OUT, HP, b, w2, HP, Some(decay), dz, h, -lr, 1)?;
+            gemm(INPUT, HP, b, w1, HP, Some(decay), x, dh, -lr, 1)?;
+            column_sums(&mut colsum[..OUT], &self.z[..b * OUT]);
+            for (w, &g) in b2.iter_mut().zip(colsum.iter()) {
+                *w = decay * *w - lr * g;
+            }
+            column_sums(colsum, &self.dh[..b * HP]);
+            for (w, &g) in b1.iter_mut().zip(colsum.iter()) {
+                *w = decay * *w - lr * g;
+            }
         } else {
             let (m1, mb1, m2, mb2) = split_mut(&mut self.momentum);
-            gemm(OUT, HID, b, m2, HID, Some(mu), dz, h, 1.0, 1)?;
-            gemm(HID, INPUT, b, m1, INPUT, Some(mu), dh, x, 1.0, 1)?;
-            bias_step(mb2, &self.z[..b * OUT], |m, g| mu * m + g);
-            bias_step(mb1, &self.dh[..b * HID], |m, g| mu * m + g);
+            gemm(OUT, HP, b, m2, HP, Some(mu), dz, h, 1.0, 1)?;
+            gemm(INPUT, HP, b, m1, HP, Some(mu), x, dh, 1.0, 1)?;
+            column_sums(&mut colsum[..OUT], &self.z[..b * OUT]);
+            for (m, &g) in mb2.iter_mut().zip(colsum.iter()) {
+                *m = mu * *m + g;
+            }
+            column_sums(colsum, &self.dh[..b * HP]);
+            for (m, &g) in mb1.iter_mut().zip(colsum.iter()) {
+                *m = mu * *m + g;
+            }
             if wd == 0.0 {
-                for (w, m) in params.iter_mut().zip(self.momentum.iter()) {
+                for (w, m) in model.data.iter_mut().zip(self.momentum.iter()) {
                     *w -= lr * *m;
                 }
             } else {
-                for (w, m) in params.iter_mut().zip(self.momentum.iter_mut()) {
+                for (w, m) in model.data.iter_mut().zip(self.momentum.iter_mut()) {
                     *m += wd * *w;
                     *w -= lr * *m;
                 }
@@ -217,12 +313,13 @@ impl Workspace {
     }
 }
 
-/// `b[j] ← f(b[j], Σ_rows g[r, j])` for a row-major `g` with `b.len()` columns.
-fn bias_step(b: &mut [f32], g: &[f32], f: impl Fn(f32, f32) -> f32) {
-    let n = b.len();
-    for (j, bj) in b.iter_mut().enumerate() {
-        let s: f32 = g.iter().skip(j).step_by(n).sum();
-        *bj = f(*bj, s);
+/// `out[j] ← Σ_rows g[r, j]` for a row-major `g` with `out.len()` columns (rows in order).
+fn column_sums(out: &mut [f32], g: &[f32]) {
+    out.fill(0.0);
+    for row in g.chunks_exact(out.len()) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
     }
 }
 
@@ -237,15 +334,15 @@ pub fn train_mlp(
     cfg.validate()?;
     ModelKind::Mlp.check_len(global)?;
     check_inputs(ModelKind::Mlp, data, indices)?;
-    let mut params = global.to_vec();
-    let mut ws = Workspace::new(cfg.batch, cfg.momentum != 0.0);
+    let mut model = FusedModel::from_flat(global)?;
+    let mut ws = Workspace::new(cfg.batch.min(indices.len().max(1)), cfg.momentum != 0.0);
     let mut rng = seed::rng(seed, "local", &[]);
     let mut order = Vec::with_capacity(indices.len());
     let mut loss_sum = 0.0f64;
     for _ in 0..cfg.epochs {
         shuffle_into(&mut order, indices, &mut rng);
         for idx in order.chunks(cfg.batch) {
-            loss_sum += ws.step(&mut params, data, idx, cfg)?;
+            loss_sum += ws.step(&mut model, data, idx, cfg)?;
         }
     }
     let samples = cfg.epochs * indices.len();
@@ -254,6 +351,8 @@ pub fn train_mlp(
     } else {
         0.0
     };
+    let mut params = vec![0.0; global.len()];
+    model.to_flat(&mut params)?;
     Ok(LocalTrained {
         params,
         train_loss,
@@ -269,6 +368,7 @@ pub fn evaluate_mlp(params: &[f32], data: &Dataset) -> Result<Eval, MlError> {
     ModelKind::Mlp.check_len(params)?;
     check_inputs(ModelKind::Mlp, data, &[])?;
     let n = data.len();
+    let model = FusedModel::from_flat(params)?;
     let chunks: Vec<(f64, usize)> = (0..n.div_ceil(EVAL_CHUNK))
         .into_par_iter()
         .map(|c| -> Result<(f64, usize), MlError> {
@@ -279,7 +379,7 @@ pub fn evaluate_mlp(params: &[f32], data: &Dataset) -> Result<Eval, MlError> {
                 &mut ws.x,
                 &data.images()[rows.start * INPUT..rows.end * INPUT],
             );
-            ws.forward(params, b)?;
+            ws.forward(&model, b)?;
             let (mut loss, mut correct) = (0.0f64, 0usize);
             for (row, &y) in ws.z.chunks_exact(OUT).zip(&data.labels()[rows]) {
                 let y = usize::from(y);
