@@ -22,7 +22,7 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use runner::{RunOptions, RunReport, Sim};
+pub use runner::{Measurement, RunOptions, RunReport, Sim};
 pub use scenario::Scenario;
 
 /// Everything that can stop a simulation.

@@ -22,6 +22,26 @@ pub struct Provenance {
     pub version: String,
 }
 
+/// The reference runs a run is compared with (see [`crate::runner::Measurement`]); each is
+/// optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct References<'a> {
+    /// [`crate::Scenario::all_honest`]: every adversary replaced by an honest actor that trains
+    /// on its shard (more data than the attacked run can ever use).
+    pub all_honest: Option<&'a RunReport>,
+    /// [`crate::runner::Measurement::HonestOnly`]: the adversaries removed, the honest actors
+    /// unchanged.
+    pub honest_only: Option<&'a RunReport>,
+    /// [`crate::runner::Measurement::OracleAggregation`]: the same run, each round aggregating
+    /// exactly the honest miners' updates.
+    pub oracle: Option<&'a RunReport>,
+}
+
+/// Accuracy points (×100) by which `reference` beats `accuracy`: positive = the run is worse.
+pub fn gap_points(accuracy: f32, reference: f32) -> f64 {
+    100.0 * (f64::from(reference) - f64::from(accuracy))
+}
+
 /// The headline numbers of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -31,8 +51,16 @@ pub struct Summary {
     pub seed: u64,
     /// Test accuracy after the last round.
     pub final_accuracy: f32,
-    /// Test accuracy after the last round of the all-honest reference run, if it ran.
+    /// Final accuracy of the all-honest reference (adversaries replaced), if it ran.
     pub all_honest_accuracy: Option<f32>,
+    /// Final accuracy of the honest-only reference (adversaries removed), if it ran.
+    pub honest_only_accuracy: Option<f32>,
+    /// Final accuracy of the oracle-aggregation measurement, if it ran.
+    pub oracle_accuracy: Option<f32>,
+    /// [`gap_points`] against the all-honest (adversaries replaced) reference.
+    pub gap_all_honest_points: Option<f64>,
+    /// [`gap_points`] against the honest-only (adversaries removed) reference.
+    pub gap_honest_only_points: Option<f64>,
     /// Share of miner rewards earned by honest miners.
     pub honest_miner_share: f64,
     /// Total reward per actor.
@@ -80,8 +108,8 @@ pub fn caught(report: &RunReport, i: usize) -> String {
 }
 
 impl Summary {
-    /// Builds the summary of a run.
-    pub fn of(report: &RunReport, all_honest: Option<&RunReport>, provenance: Provenance) -> Self {
+    /// Builds the summary of a run against its references.
+    pub fn of(report: &RunReport, refs: &References<'_>, provenance: Provenance) -> Self {
         let totals = report.total_rewards();
         let rewards = report
             .actors
@@ -100,11 +128,18 @@ impl Summary {
                 caught: caught(report, i),
             })
             .collect();
+        let final_accuracy = report.final_accuracy();
+        let all_honest_accuracy = refs.all_honest.map(RunReport::final_accuracy);
+        let honest_only_accuracy = refs.honest_only.map(RunReport::final_accuracy);
         Self {
             scenario: report.scenario.name.clone(),
             seed: report.scenario.seed,
-            final_accuracy: report.final_accuracy(),
-            all_honest_accuracy: all_honest.map(RunReport::final_accuracy),
+            final_accuracy,
+            all_honest_accuracy,
+            honest_only_accuracy,
+            oracle_accuracy: refs.oracle.map(RunReport::final_accuracy),
+            gap_all_honest_points: all_honest_accuracy.map(|h| gap_points(final_accuracy, h)),
+            gap_honest_only_points: honest_only_accuracy.map(|h| gap_points(final_accuracy, h)),
             honest_miner_share: report.honest_miner_share(),
             rewards,
             slashes: report.slashes.len(),
@@ -181,14 +216,28 @@ pub fn actors_table(report: &RunReport) -> Table {
     t
 }
 
-/// Writes the whole report folder.
+/// Writes the whole report folder, with at most the all-honest reference.
 pub fn write(
     dir: &Path,
     report: &RunReport,
     all_honest: Option<&RunReport>,
     provenance: Provenance,
 ) -> Result<Summary, SimError> {
-    let summary = Summary::of(report, all_honest, provenance);
+    let refs = References {
+        all_honest,
+        ..References::default()
+    };
+    write_with(dir, report, &refs, provenance)
+}
+
+/// Writes the whole report folder, comparing the run with every reference in `refs`.
+pub fn write_with(
+    dir: &Path,
+    report: &RunReport,
+    refs: &References<'_>,
+    provenance: Provenance,
+) -> Result<Summary, SimError> {
+    let summary = Summary::of(report, refs, provenance);
     write_atomic(&dir.join("summary.json"), to_json(&summary)?.as_bytes())?;
     write_atomic(&dir.join("run.json"), to_json(report)?.as_bytes())?;
     write_atomic(
@@ -205,14 +254,20 @@ pub fn write(
                 .map(|r| (r.round as f64, f64::from(r.accuracy)))
                 .collect(),
         ));
-    if let Some(h) = all_honest {
-        acc = acc.with(Series::new(
-            "all honest",
-            h.rounds
-                .iter()
-                .map(|r| (r.round as f64, f64::from(r.accuracy)))
-                .collect(),
-        ));
+    for (name, r) in [
+        ("all honest (adversaries replaced)", refs.all_honest),
+        ("honest only (adversaries removed)", refs.honest_only),
+        ("oracle aggregation", refs.oracle),
+    ] {
+        if let Some(h) = r {
+            acc = acc.with(Series::new(
+                name,
+                h.rounds
+                    .iter()
+                    .map(|r| (r.round as f64, f64::from(r.accuracy)))
+                    .collect(),
+            ));
+        }
     }
     acc.save_png(&dir.join("accuracy.png"), 900, 500)?;
 
@@ -259,12 +314,7 @@ pub fn write(
         "- final test accuracy: **{:.4}**\n",
         summary.final_accuracy
     ));
-    if let Some(h) = summary.all_honest_accuracy {
-        md.push_str(&format!(
-            "- all-honest run with the same seed: {h:.4} (difference {:+.4})\n",
-            summary.final_accuracy - h
-        ));
-    }
+    md.push_str(&reference_lines(&summary, "- "));
     md.push_str(&format!(
         "- honest miners' share of miner rewards: **{:.2}%**\n",
         100.0 * summary.honest_miner_share
@@ -324,6 +374,34 @@ pub fn write(
     }
     write_atomic(&dir.join("report.md"), md.as_bytes())?;
     Ok(summary)
+}
+
+/// One line per reference that ran (accuracy and gap in points), each starting with `prefix`.
+pub fn reference_lines(summary: &Summary, prefix: &str) -> String {
+    let mut out = String::new();
+    let lines = [
+        (
+            "all-honest run (adversaries replaced by honest actors, same seed)",
+            summary.all_honest_accuracy,
+        ),
+        (
+            "honest-only run (adversaries removed, same seed and shards)",
+            summary.honest_only_accuracy,
+        ),
+        (
+            "oracle aggregation (same run, honest updates only)",
+            summary.oracle_accuracy,
+        ),
+    ];
+    for (what, acc) in lines {
+        if let Some(h) = acc {
+            out.push_str(&format!(
+                "{prefix}{what}: {h:.4}, gap {:+.2} points\n",
+                gap_points(summary.final_accuracy, h)
+            ));
+        }
+    }
+    out
 }
 
 /// The metrics plotted over time: (file key, title, metric).

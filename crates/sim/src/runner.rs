@@ -64,6 +64,35 @@ pub struct RunOptions {
     pub dir: PathBuf,
 }
 
+/// How a run is measured. Only [`Measurement::Protocol`] is the protocol; the other two exist
+/// to split an accuracy gap between the mechanism and the data the adversaries never
+/// contributed, and the ledger knows nothing about them (the recorded models and contributor
+/// lists stay re-derivable by `deai chain verify`).
+///
+/// - `Protocol` vs `OracleAggregation`: same actors, same revealed updates; only which updates
+///   enter the global model differs. The difference is what the admission rule (consensus
+///   incentive > 0) costs or gains.
+/// - `OracleAggregation` vs `HonestOnly`: the oracle aggregates the same honest updates the
+///   honest-only run would if its mechanism admitted every honest update; `HonestOnly` runs the
+///   mechanism, so it also pays for the honest updates scoring leaves out.
+/// - `HonestOnly` vs the scenario's [`Scenario::all_honest`] (adversaries replaced by honest
+///   actors): the data of the adversaries' shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measurement {
+    /// The protocol: each round aggregates the updates of the miners consensus rewarded.
+    #[default]
+    Protocol,
+    /// Adversaries act and are paid as usual, but each round's global model aggregates exactly
+    /// the honest miners' valid revealed updates (an oracle that knows who is honest): the best
+    /// any admission rule can do with what was revealed. Yuma tasks only.
+    OracleAggregation,
+    /// Adversarial miners and validators are not created. The honest actors keep their slots:
+    /// the shards, evaluation sets, keys and training seeds they have in the full scenario;
+    /// the adversaries' shards are simply not trained on.
+    HonestOnly,
+}
+
 /// One actor as the report lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActorInfo {
@@ -157,6 +186,8 @@ pub struct RunReport {
     pub height: u64,
     /// Folder of the chain database the run left (replayed by `layers`).
     pub chain_dir: PathBuf,
+    /// How the run was measured ([`Measurement::Protocol`] for a run of the protocol).
+    pub measurement: Measurement,
 }
 
 impl RunReport {
@@ -259,11 +290,16 @@ pub(crate) struct Actor {
     pub(crate) info: ActorInfo,
     key: Keypair,
     nonce: u64,
+    /// Index of the actor in the full scenario (miners first, then validators): seeds its key
+    /// and its training, so a [`Measurement::HonestOnly`] run keeps every honest actor's.
+    slot: u64,
 }
 
 impl Actor {
-    /// A participant not registered yet (its UID is filled in after registration).
-    fn new(key: Keypair, name: String, role: Role, kind: &str, honest: bool) -> Self {
+    /// A participant not registered yet (its UID is filled in after registration), with the
+    /// key of `slot` (0 is the proposer, actors start at 1).
+    fn new(seed: u64, slot: u64, name: String, role: Role, kind: &str, honest: bool) -> Self {
+        let key = key_for(seed, slot);
         let info = ActorInfo {
             name,
             role,
@@ -276,6 +312,7 @@ impl Actor {
             info,
             key,
             nonce: 0,
+            slot,
         }
     }
 }
@@ -455,15 +492,34 @@ pub struct Sim {
     pub(crate) time_ms: u64,
     /// The stake-weighted vote of the last settled proposer/voter round.
     pub(crate) last_vote: Option<f64>,
+    /// How this run is measured.
+    pub(crate) measurement: Measurement,
 }
 
 impl Sim {
     /// Sets up the chain, the task and the actors (genesis, stakes, proposal, registrations).
     pub fn new(scenario: &Scenario, opts: &RunOptions) -> Result<Self, SimError> {
+        Self::measured(scenario, opts, Measurement::Protocol)
+    }
+
+    /// [`Sim::new`] for a run measured as `measurement` (see [`Measurement`]).
+    pub fn measured(
+        scenario: &Scenario,
+        opts: &RunOptions,
+        measurement: Measurement,
+    ) -> Result<Self, SimError> {
         scenario.validate().map_err(|reason| SimError::Scenario {
             path: "<scenario>".into(),
             reason,
         })?;
+        let pv = scenario.task.mechanism == MechanismCfg::ProposerVoter;
+        if pv && measurement == Measurement::OracleAggregation {
+            return Err(SimError::Scenario {
+                path: "<scenario>".into(),
+                reason: "`task.mechanism`: oracle aggregation is measured on Yuma tasks only, this one is proposer_voter".into(),
+            });
+        }
+        let honest_only = measurement == Measurement::HonestOnly;
         let data = RunData::load(scenario)?;
         let kind: ModelKind = match scenario.training.model.as_str() {
             "cnn" => ModelKind::Cnn,
@@ -498,14 +554,14 @@ impl Sim {
         // Actors: miners first (UIDs 0..m), then validators.
         let seed = scenario.seed;
         let proposer = Actor::new(
-            key_for(seed, 0),
+            seed,
+            0,
             "proposer".into(),
             Role::Validator,
             "proposer",
             true,
         );
         let shared_train = Arc::new(data.train.clone());
-        let pv = scenario.task.mechanism == MechanismCfg::ProposerVoter;
         let mut actors = Vec::new();
         let mut behaviours = Vec::new();
         let mut stakes = Vec::new();
@@ -519,8 +575,13 @@ impl Sim {
                         "miner {miner_index} has no behaviour"
                     )));
                 };
+                if honest_only && !m.honest() {
+                    miner_index += 1;
+                    continue;
+                }
                 actors.push(Actor::new(
-                    key_for(seed, 1 + actors.len() as u64),
+                    seed,
+                    1 + miner_index as u64,
                     format!("miner-{miner_index}"),
                     Role::Miner,
                     m.kind(),
@@ -543,9 +604,14 @@ impl Sim {
                         .cloned(),
                 };
                 let (kind, honest) = validator_kind(g.kind);
+                if honest_only && !honest {
+                    validator_index += 1;
+                    continue;
+                }
                 behaviours.push(validator_behaviour(g, eval, pv));
                 actors.push(Actor::new(
-                    key_for(seed, 1 + actors.len() as u64),
+                    seed,
+                    1 + (miner_index + validator_index) as u64,
                     format!("validator-{validator_index}"),
                     Role::Validator,
                     kind,
@@ -602,6 +668,7 @@ impl Sim {
             records: Vec::new(),
             time_ms: 0,
             last_vote: None,
+            measurement,
         };
 
         // Block 1: stakes and the task proposal.
@@ -792,6 +859,7 @@ impl Sim {
             height: self.chain.state().height().0,
             chain_dir: (self.chain.store().path().parent())
                 .map_or_else(PathBuf::new, std::path::Path::to_path_buf),
+            measurement: self.measurement,
         })
     }
 
@@ -870,6 +938,11 @@ impl Sim {
         let view_global = self.global.clone();
         let last_step = self.last_step.clone();
         let cfg = self.cfg;
+        let slots: Vec<u64> = self
+            .actors
+            .iter()
+            .map(|a| a.slot.saturating_sub(1))
+            .collect();
         let mut jobs: Vec<(usize, &mut Box<dyn Miner>)> = self
             .behaviours
             .iter_mut()
@@ -886,7 +959,7 @@ impl Sim {
                     global: &view_global,
                     last_step: last_step.as_deref(),
                     cfg: &cfg,
-                    seed: deai_ml::seed::client_seed(seed, round, *i as u64),
+                    seed: deai_ml::seed::client_seed(seed, round, slots[*i]),
                 };
                 Ok((*i, m.update(&view)?))
             })
@@ -1166,10 +1239,18 @@ impl Sim {
             }
         }
 
-        // Aggregate the rewarded updates in canonical mode (UID order).
+        // Aggregate the rewarded updates in canonical mode (UID order); the oracle measurement
+        // takes the honest miners' instead.
+        let oracle = self.measurement == Measurement::OracleAggregation;
         let mut rewarded: Vec<&(usize, [u8; 32], Vec<f32>)> = candidates
             .iter()
-            .filter(|(i, _, _)| incentive[*i] > 0.0)
+            .filter(|(i, _, _)| {
+                if oracle {
+                    self.actors[*i].info.honest
+                } else {
+                    incentive[*i] > 0.0
+                }
+            })
             .collect();
         rewarded.sort_by_key(|(i, _, _)| self.actors[*i].info.uid);
         let contributors: Vec<usize> = rewarded.iter().map(|(i, _, _)| *i).collect();

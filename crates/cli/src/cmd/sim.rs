@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use deai_sim::report::{self, Provenance};
-use deai_sim::{RunOptions, RunReport, Scenario, Sim};
+use deai_sim::report::{self, Provenance, References};
+use deai_sim::{Measurement, RunOptions, RunReport, Scenario, Sim};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Global;
@@ -16,9 +16,10 @@ use crate::Global;
     long_about = "Run the default scenario on the embedded chain: a proposer posts an MNIST task \
 with a reward; 10 miners (2 free-riders, 1 label-flipper) train on Dirichlet(0.5) shards; 4 validators \
 (1 lazy, 1 colluding with a free-rider) score the revealed updates and commit-reveal weights; Yuma \
-consensus pays miners by incentive and validators by dividends for 20 rounds. Then the same scenario \
-with every actor honest, for reference. Prints a summary and writes a report folder (report.md, \
-summary.json, rounds.csv, accuracy.png, rewards.png)."
+consensus pays miners by incentive and validators by dividends for 20 rounds. Then two references \
+with the same seed: every adversary replaced by an honest actor (all honest), and every adversary \
+removed (honest only). Prints a summary with the accuracy gap to each and writes a report folder \
+(report.md, summary.json, rounds.csv, accuracy.png, rewards.png)."
 )]
 pub struct DemoArgs {
     /// Seed of every random choice.
@@ -30,9 +31,13 @@ pub struct DemoArgs {
     /// Report folder (default: <data-dir>/reports/demo-seed<SEED>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Skip the all-honest reference run.
+    /// Skip the reference runs (all honest, honest only).
     #[arg(long)]
     pub no_reference: bool,
+    /// Also measure oracle aggregation: the same run, each round aggregating exactly the honest
+    /// miners' updates (a measurement, not the protocol).
+    #[arg(long)]
+    pub oracle: bool,
 }
 
 /// Arguments of `deai run`.
@@ -50,9 +55,14 @@ pub struct RunArgs {
     /// Report folder (default: <data-dir>/reports/<name>-seed<SEED>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Also run the all-honest version of the scenario for reference.
+    /// Also run the references: the scenario with every adversary replaced by an honest actor
+    /// (all honest), and with every adversary removed (honest only).
     #[arg(long)]
     pub reference: bool,
+    /// Also measure oracle aggregation (Yuma tasks): the same run, each round aggregating
+    /// exactly the honest miners' updates.
+    #[arg(long)]
+    pub oracle: bool,
 }
 
 /// Runs `deai demo`.
@@ -62,7 +72,7 @@ pub fn demo(args: DemoArgs, global: &Global) -> anyhow::Result<()> {
     if let Some(r) = args.rounds {
         s.rounds = r;
     }
-    run_scenario(&s, args.out, !args.no_reference, global)
+    run_scenario(&s, args.out, !args.no_reference, args.oracle, global)
 }
 
 /// Runs `deai run`.
@@ -71,19 +81,25 @@ pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
-    run_scenario(&s, args.out, args.reference, global)
+    run_scenario(&s, args.out, args.reference, args.oracle, global)
 }
 
-fn run_one(s: &Scenario, dir: &Path, label: &str) -> anyhow::Result<RunReport> {
+fn run_one(
+    s: &Scenario,
+    dir: &Path,
+    label: &str,
+    measurement: Measurement,
+) -> anyhow::Result<RunReport> {
     if dir.exists() {
         std::fs::remove_dir_all(dir)
             .with_context(|| format!("cannot clear the previous run in {}", dir.display()))?;
     }
-    let sim = Sim::new(
+    let sim = Sim::measured(
         s,
         &RunOptions {
             dir: dir.to_path_buf(),
         },
+        measurement,
     )
     .with_context(|| format!("cannot set up scenario `{}`", s.name))?;
     let bar = ProgressBar::new(s.rounds);
@@ -115,28 +131,52 @@ fn run_scenario(
     s: &Scenario,
     out: Option<PathBuf>,
     reference: bool,
+    oracle: bool,
     global: &Global,
 ) -> anyhow::Result<()> {
     let tag = format!("{}-seed{}", s.name, s.seed);
     let runs = global.data_dir.join("runs");
     let started = std::time::Instant::now();
-    let main = run_one(s, &runs.join(&tag), &s.name)?;
-    let honest = if reference {
-        let h = s.all_honest();
+    let main = run_one(s, &runs.join(&tag), &s.name, Measurement::Protocol)?;
+    let (all_honest, honest_only) = if reference {
+        (
+            Some(run_one(
+                &s.all_honest(),
+                &runs.join(format!("{tag}-all-honest")),
+                "all honest",
+                Measurement::Protocol,
+            )?),
+            Some(run_one(
+                s,
+                &runs.join(format!("{tag}-honest-only")),
+                "honest only",
+                Measurement::HonestOnly,
+            )?),
+        )
+    } else {
+        (None, None)
+    };
+    let oracle = if oracle {
         Some(run_one(
-            &h,
-            &runs.join(format!("{tag}-all-honest")),
-            "all honest",
+            s,
+            &runs.join(format!("{tag}-oracle")),
+            "oracle",
+            Measurement::OracleAggregation,
         )?)
     } else {
         None
+    };
+    let refs = References {
+        all_honest: all_honest.as_ref(),
+        honest_only: honest_only.as_ref(),
+        oracle: oracle.as_ref(),
     };
     let out = out.unwrap_or_else(|| global.data_dir.join("reports").join(&tag));
     let provenance = Provenance {
         git_revision: git_revision(),
         version: env!("CARGO_PKG_VERSION").into(),
     };
-    let summary = report::write(&out, &main, honest.as_ref(), provenance)?;
+    let summary = report::write_with(&out, &main, &refs, provenance)?;
     if global.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
@@ -154,12 +194,7 @@ fn run_scenario(
     }
     println!();
     println!("final test accuracy      {:.4}", summary.final_accuracy);
-    if let Some(h) = summary.all_honest_accuracy {
-        println!(
-            "all-honest reference     {h:.4}  (difference {:+.4})",
-            summary.final_accuracy - h
-        );
-    }
+    print!("{}", report::reference_lines(&summary, "  "));
     println!(
         "honest miners' share     {:.2}% of miner rewards",
         100.0 * summary.honest_miner_share
