@@ -38,8 +38,9 @@ pub struct References<'a> {
 }
 
 /// Accuracy points (×100) by which `reference` beats `accuracy`: positive = the run is worse.
+/// Rounded to 1e-4 points, so the f32 accuracies' representation error does not show.
 pub fn gap_points(accuracy: f32, reference: f32) -> f64 {
-    100.0 * (f64::from(reference) - f64::from(accuracy))
+    (1e6 * (f64::from(reference) - f64::from(accuracy))).round() / 1e4
 }
 
 /// The headline numbers of a run.
