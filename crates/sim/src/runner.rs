@@ -93,6 +93,19 @@ pub enum Measurement {
     HonestOnly,
 }
 
+impl Measurement {
+    /// Whether `scenario` can be measured this way: the oracle needs a Yuma task.
+    pub fn check(self, scenario: &Scenario) -> Result<(), SimError> {
+        if self == Self::OracleAggregation && scenario.task.mechanism != MechanismCfg::Yuma {
+            return Err(SimError::Scenario {
+                path: "<scenario>".into(),
+                reason: "`task.mechanism`: oracle aggregation is measured on Yuma tasks only, this one is proposer_voter".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// One actor as the report lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActorInfo {
@@ -512,13 +525,8 @@ impl Sim {
             path: "<scenario>".into(),
             reason,
         })?;
+        measurement.check(scenario)?;
         let pv = scenario.task.mechanism == MechanismCfg::ProposerVoter;
-        if pv && measurement == Measurement::OracleAggregation {
-            return Err(SimError::Scenario {
-                path: "<scenario>".into(),
-                reason: "`task.mechanism`: oracle aggregation is measured on Yuma tasks only, this one is proposer_voter".into(),
-            });
-        }
         let honest_only = measurement == Measurement::HonestOnly;
         let data = RunData::load(scenario)?;
         let kind: ModelKind = match scenario.training.model.as_str() {

@@ -136,6 +136,9 @@ fn run_scenario(
 ) -> anyhow::Result<()> {
     let tag = format!("{}-seed{}", s.name, s.seed);
     let runs = global.data_dir.join("runs");
+    if oracle {
+        Measurement::OracleAggregation.check(s)?;
+    }
     let started = std::time::Instant::now();
     let main = run_one(s, &runs.join(&tag), &s.name, Measurement::Protocol)?;
     let (all_honest, honest_only) = if reference {

@@ -251,3 +251,19 @@ fn oracle_aggregates_exactly_the_honest_updates() {
     let models = deai_sim::verify::check_models(&state, &blobs).unwrap();
     assert_eq!(models[0].verified, 2);
 }
+
+#[test]
+fn oracle_is_refused_on_proposer_voter_tasks() {
+    let pv =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/demo-pv.toml"))
+            .unwrap();
+    let err = Measurement::OracleAggregation
+        .check(&pv)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("task.mechanism"), "{err}");
+    assert!(Measurement::HonestOnly.check(&pv).is_ok());
+    assert!(Measurement::OracleAggregation
+        .check(&Scenario::demo())
+        .is_ok());
+}
