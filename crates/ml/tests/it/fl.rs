@@ -136,11 +136,11 @@ fn three_rounds_keep_pace_with_the_pytorch_reference() {
     assert!(dir >= 0.7575 - 0.005, "dirichlet:0.5 after 3 rounds: {dir}");
 }
 
-/// The issue's accuracy targets (PyTorch: 0.8955 IID, 0.889 Dirichlet α = 0.5, seed 0; minus
-/// half a point for seed noise) after 20 rounds with plain SGD.
+/// The accuracy targets (plain PyTorch on the same configuration: 0.8955 IID, 0.889 Dirichlet
+/// α = 0.5, seed 0; minus half a point for seed noise) after 20 rounds with plain SGD. About
+/// 1.5 s in release on the fused path, so it runs by default.
 #[test]
-#[ignore = "slow: 2 × 20 federated rounds"]
-fn issue_accuracy_targets_with_plain_sgd_slow() {
+fn accuracy_targets_with_plain_sgd() {
     let iid = plain_sgd_accuracy("iid", 20);
     let dir = plain_sgd_accuracy("dirichlet:0.5", 20);
     assert!(iid >= 0.8955 - 0.005, "iid: {iid}");
