@@ -382,7 +382,8 @@ impl Scenario {
     }
 
     /// The same scenario with every adversary replaced by its honest counterpart: the
-    /// reference run that the demo's accuracy is compared with.
+    /// "all-honest run" of the demo's accuracy target. The other reference, with the
+    /// adversaries removed instead, is a run measured as [`crate::Measurement::HonestOnly`].
     pub fn all_honest(&self) -> Self {
         let mut s = self.clone();
         for g in &mut s.miners {
