@@ -438,20 +438,23 @@ where
         S: Sender<PublicKey = PublicKey>,
         R: Receiver<PublicKey = PublicKey>,
     {
-        let (mux, mut vote_mux, mut backup) =
-            Muxer::builder(context.child("vote_mux"), votes.0, votes.1)
-                .with_backup()
-                .build();
+        let (mux, votes, mut backup) = Muxer::builder(context.child("vote_mux"), votes.0, votes.1)
+            .with_backup()
+            .build();
         mux.start();
-        let (mux, mut certificate_mux) = Muxer::new(
+        let (mux, certificates) = Muxer::new(
             context.child("certificate_mux"),
             certificates.0,
             certificates.1,
         );
         mux.start();
-        let (mux, mut resolver_mux) =
-            Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
+        let (mux, resolver) = Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
         mux.start();
+        let mut muxes = EpochMuxes {
+            votes,
+            certificates,
+            resolver,
+        };
         // Votes on a sub-channel no instance listens to: a peer is in a later epoch.
         context.child("epoch_backup").spawn(move |_| async move {
             while let Some((channel, (from, _))) = backup.recv().await {
@@ -465,15 +468,7 @@ where
         });
 
         let mut current = self.sets.current_epoch();
-        let mut engine = self
-            .enter(
-                &context,
-                current,
-                &mut vote_mux,
-                &mut certificate_mux,
-                &mut resolver_mux,
-            )
-            .await;
+        let mut engine = self.enter(&context, current, &mut muxes).await;
         while let Some(event) = events.next().await {
             match event {
                 Event::Boundary(ended) => {
@@ -485,15 +480,7 @@ where
                         handle.abort();
                     }
                     current = next;
-                    engine = self
-                        .enter(
-                            &context,
-                            current,
-                            &mut vote_mux,
-                            &mut certificate_mux,
-                            &mut resolver_mux,
-                        )
-                        .await;
+                    engine = self.enter(&context, current, &mut muxes).await;
                 }
                 Event::Ahead(theirs, from) => {
                     if theirs <= current.get() {
@@ -518,9 +505,7 @@ where
         &mut self,
         context: &E,
         epoch: Epoch,
-        vote_mux: &mut MuxHandle<S>,
-        certificate_mux: &mut MuxHandle<S>,
-        resolver_mux: &mut MuxHandle<S>,
+        muxes: &mut EpochMuxes<S>,
     ) -> Option<Handle<()>>
     where
         S: Sender<PublicKey = PublicKey>,
@@ -588,15 +573,23 @@ where
         );
         let sub = epoch.get();
         let (Ok(votes), Ok(certificates), Ok(resolver)) = (
-            vote_mux.register(sub).await,
-            certificate_mux.register(sub).await,
-            resolver_mux.register(sub).await,
+            muxes.votes.register(sub).await,
+            muxes.certificates.register(sub).await,
+            muxes.resolver.register(sub).await,
         ) else {
             error!(epoch = sub, "cannot register the epoch's sub-channels");
             return None;
         };
         Some(engine.start(votes, certificates, resolver))
     }
+}
+
+/// The multiplexers of the three consensus channels; each epoch's simplex instance registers
+/// its own sub-channel (the epoch number) on every one.
+struct EpochMuxes<S: Sender> {
+    votes: MuxHandle<S>,
+    certificates: MuxHandle<S>,
+    resolver: MuxHandle<S>,
 }
 
 async fn open_archive<E, K, V>(
