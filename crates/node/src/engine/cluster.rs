@@ -175,6 +175,17 @@ where
             })
     }
 
+    /// Starts node `i` on `executors[i]`, for every executor given.
+    pub async fn start_all<X: Executor>(
+        &mut self,
+        executors: &[Arc<X>],
+    ) -> Result<(), ClusterError> {
+        for (i, executor) in executors.iter().enumerate() {
+            self.start(i, executor.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Starts (or restarts, after [`crash`](Self::crash)) validator `index` with `executor`.
     /// A restarted validator reopens its consensus storage and catches up from peers.
     pub async fn start<X: Executor>(

@@ -132,9 +132,7 @@ fn run(seed: u64) -> Outcome {
             .await
             .unwrap();
         let mut ledgers = ledgers;
-        for (i, l) in ledgers.iter().enumerate() {
-            cluster.start(i, l.clone()).await.unwrap();
-        }
+        cluster.start_all(&ledgers).await.unwrap();
         // Node 4 bonds 1000 on itself; every node's mempool gets it.
         let stake = keys[4].sign_tx(Tx {
             chain_id: chain_id(),
@@ -208,24 +206,19 @@ fn run(seed: u64) -> Outcome {
         let target = live.iter().map(|l| l.last_applied_height()).max().unwrap() + 3;
         wait_height(&context, &ledgers, target).await;
 
+        let root_at = |l: &ReplicatedLedger, h: u64| {
+            l.store()
+                .block(deai_types::Height(h))
+                .unwrap()
+                .unwrap()
+                .header
+                .state_root
+        };
         let roots: Vec<Hash32> = (1..=target)
             .map(|h| {
-                let root = ledgers[0]
-                    .store()
-                    .block(deai_types::Height(h))
-                    .unwrap()
-                    .unwrap()
-                    .header
-                    .state_root;
+                let root = root_at(&ledgers[0], h);
                 for (i, l) in ledgers.iter().enumerate() {
-                    let other = l
-                        .store()
-                        .block(deai_types::Height(h))
-                        .unwrap()
-                        .unwrap()
-                        .header
-                        .state_root;
-                    assert_eq!(other, root, "node {i} differs at height {h}");
+                    assert_eq!(root_at(l, h), root, "node {i} differs at height {h}");
                 }
                 root
             })

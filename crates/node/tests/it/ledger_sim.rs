@@ -97,9 +97,7 @@ fn four_nodes_replicate_signed_transfers_and_survive_a_crash() {
             .await
             .unwrap();
         let mut ledgers = ledgers;
-        for (i, l) in ledgers.iter().enumerate() {
-            cluster.start(i, l.clone()).await.unwrap();
-        }
+        cluster.start_all(&ledgers).await.unwrap();
         // Every user sends 5 transfers to the next user; every node gets every transaction.
         let mut sent = 0u64;
         for round in 0..5u64 {

@@ -90,9 +90,7 @@ fn run_honest(seed: u64, link: LinkSpec, height: u64) -> (Vec<(u64, Root)>, Stri
             .await
             .unwrap();
         let executors: Vec<_> = (0..4).map(|_| ToyExecutor::new(3)).collect();
-        for (i, e) in executors.iter().enumerate() {
-            cluster.start(i, e.clone()).await.unwrap();
-        }
+        cluster.start_all(&executors).await.unwrap();
         wait_for(&context, &executors, height, Duration::from_secs(600)).await;
         let roots = assert_same_roots(&executors, height);
         (roots, context.auditor().state())
@@ -145,9 +143,7 @@ fn crashed_node_restarts_and_catches_up_with_same_roots() {
             .await
             .unwrap();
         let mut executors: Vec<_> = (0..4).map(|_| ToyExecutor::new(2)).collect();
-        for (i, e) in executors.iter().enumerate() {
-            cluster.start(i, e.clone()).await.unwrap();
-        }
+        cluster.start_all(&executors).await.unwrap();
         wait_for(&context, &executors, 5, Duration::from_secs(300)).await;
 
         // Crash validator 3; the other three (a quorum) keep finalizing without it.
@@ -189,9 +185,7 @@ fn byzantine_equivocator_cannot_break_safety_or_liveness() {
             .await
             .unwrap();
         let executors: Vec<_> = (0..3).map(|_| ToyExecutor::new(2)).collect();
-        for (i, e) in executors.iter().enumerate() {
-            cluster.start(i, e.clone()).await.unwrap();
-        }
+        cluster.start_all(&executors).await.unwrap();
 
         // Validator 3 runs commonware's Byzantine equivocator: whenever it leads, it signs two
         // different proposals for the same view and sends one to a victim, the other to the rest.
