@@ -109,20 +109,10 @@ struct Measured {
 /// Runs the numpy script on the same grid; `None` (with a note on stderr) when python3 or
 /// numpy is missing.
 fn run_numpy(args: &BenchAggregateArgs, rules: &[&str]) -> anyhow::Result<Option<Vec<Value>>> {
-    let script = match &args.numpy_script {
-        Some(p) => p.clone(),
-        None => {
-            let local = PathBuf::from("scripts/numpy_aggregate.py");
-            if local.exists() {
-                local
-            } else {
-                PathBuf::from(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../../scripts/numpy_aggregate.py"
-                ))
-            }
-        }
-    };
+    let script = args
+        .numpy_script
+        .clone()
+        .unwrap_or_else(|| super::bundled_script("numpy_aggregate.py"));
     anyhow::ensure!(
         script.exists(),
         "the numpy baseline script {} does not exist (pass --numpy-script)",

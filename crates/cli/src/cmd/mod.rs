@@ -10,3 +10,16 @@ pub mod node;
 pub mod sim;
 pub mod train;
 pub mod yuma;
+
+/// `scripts/<name>`: in the current directory if it is there (a checkout), else in the source
+/// tree this binary was built from.
+pub fn bundled_script(name: &str) -> std::path::PathBuf {
+    let local = std::path::Path::new("scripts").join(name);
+    if local.is_file() {
+        local
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts")
+            .join(name)
+    }
+}

@@ -201,17 +201,10 @@ fn run_pytorch(
             "the script runs only the MLP with plain SGD (momentum 0, weight decay 0)".into(),
         );
     }
-    let script = args.pytorch_script.clone().unwrap_or_else(|| {
-        let local = PathBuf::from("scripts/pytorch_fl.py");
-        if local.is_file() {
-            local
-        } else {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../scripts/pytorch_fl.py"
-            ))
-        }
-    });
+    let script = args
+        .pytorch_script
+        .clone()
+        .unwrap_or_else(|| super::bundled_script("pytorch_fl.py"));
     if !script.is_file() {
         return skip(format!("{} not found", script.display()));
     }
