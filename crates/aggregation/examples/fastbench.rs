@@ -1,4 +1,5 @@
-//! Quick timing of production rules against the plain single-pass sum (development aid; the
+//! Quick timing of production rules against the plain single-pass sum (the faster of the
+//! contiguous and the column-blocked one; development aid; the
 //! full benchmark is `deai bench aggregate`). Usage: fastbench N D REPEAT RULE...
 use std::time::Instant;
 
@@ -62,6 +63,7 @@ fn main() {
         let mut g = vec![0.0f32; n * n];
         for _ in 0..rep {
             time(&mut tb, || fast::plain_sum(&s.data));
+            time(&mut tb, || fast::plain_sum_blocked(&rows));
             time(&mut tr, || agg.aggregate(&rows).unwrap());
             if rule.contains("krum") || rule.contains("geometric") {
                 time(&mut tg, || {

@@ -115,3 +115,21 @@ pub fn mix_f32(
     }
     Ok(())
 }
+
+/// Hints the CPU to fetch the cache line holding `x[at]` into L1 (no effect when `at` is out
+/// of range, or off x86-64). A prefetch never faults and reads nothing into the program.
+#[inline(always)]
+pub fn prefetch(x: &[f32], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v) = x.get(at) {
+        // SAFETY: `_mm_prefetch` only needs SSE, which every x86-64 CPU has, and the pointer
+        // comes from a live reference (a prefetch of any address is harmless anyway).
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(v).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (x, at);
+}

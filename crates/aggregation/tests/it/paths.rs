@@ -54,7 +54,14 @@ fn krum_picks_the_same_row_on_both_paths() {
 /// each must agree with the f64 reference, also when an attacker's row is huge.
 #[test]
 fn norm_clipping_routes_agree_with_reference() {
-    let (n, d) = (9usize, 70_000usize);
+    // n = 9: the row-at-a-time fused pass; n = 20: the column-blocked one (16 rows or more).
+    for n in [9usize, 20] {
+        norm_clipping_routes_agree(n);
+    }
+}
+
+fn norm_clipping_routes_agree(n: usize) {
+    let d = 70_000usize;
     let ds = dataset(7, n, 2, d);
     let base = to_f32(&ds.x);
     let honest_norm = {
@@ -68,16 +75,16 @@ fn norm_clipping_routes_agree_with_reference() {
     let mut cases: Vec<(&str, Vec<Vec<f32>>)> = Vec::new();
     // A scaled attacker (model replacement ×1e12): clipped early, must not swamp the sum.
     let mut huge = base.clone();
-    huge[8].iter_mut().for_each(|v| *v *= 1e12);
+    huge[n - 1].iter_mut().for_each(|v| *v *= 1e12);
     cases.push(("huge row", huge));
     // All mass in the last columns: not visible in the prefix, clipped hard (redo route).
     let mut late = base.clone();
-    late[7].iter_mut().for_each(|v| *v *= 0.0);
-    late[7][d - 3] = 1e6;
+    late[n - 2].iter_mut().for_each(|v| *v *= 0.0);
+    late[n - 2][d - 3] = 1e6;
     cases.push(("late hard clip", late));
     // Slightly too long everywhere: clipped mildly after the fused pass (correction route).
     let mut mild = base.clone();
-    mild[6].iter_mut().for_each(|v| *v *= 1.3);
+    mild[n - 3].iter_mut().for_each(|v| *v *= 1.3);
     cases.push(("mild clip", mild));
     for (what, x32) in cases {
         let x64 = widen(&x32);
@@ -89,7 +96,7 @@ fn norm_clipping_routes_agree_with_reference() {
         for (j, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!(
                 (f64::from(*g) - w).abs() <= 2e-5 * scale,
-                "{what} [{j}]: f32 {g} vs f64 {w}"
+                "{what} n={n} [{j}]: f32 {g} vs f64 {w}"
             );
         }
     }
@@ -161,5 +168,68 @@ fn multi_krum_routes_agree_with_reference() {
             None => serde_json::json!({ "f": f }),
         };
         assert_close("multi_krum", &x32, &params, 2e-6);
+    }
+}
+
+/// The column-blocked kernels (16 rows or more: every row's piece of a 128-column block summed
+/// in registers) agree with the reference for every rule whose last step is a weighted sum,
+/// with d crossing the 128-column blocks and the 16384-column tasks and leaving a remainder.
+#[test]
+fn column_blocked_sums_agree_with_reference() {
+    for (seed, n, f, d) in [
+        (11u64, 16usize, 3usize, 129usize),
+        (12, 20, 4, 40_077),
+        (13, 37, 7, 16_384 + 3 * 128 + 5),
+    ] {
+        let ds = dataset(seed, n, f, d);
+        let x32 = to_f32(&ds.x);
+        let honest_norm = {
+            let mut norms: Vec<f64> =
+                ds.x.iter()
+                    .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+                    .collect();
+            norms.sort_by(f64::total_cmp);
+            norms[n / 2]
+        };
+        let w = serde_json::json!({ "weights": ds.counts });
+        assert_close("fedavg", &x32, &w, 2e-6);
+        let clip = serde_json::json!({ "max_norm": honest_norm, "weights": ds.counts });
+        assert_close("norm_clipping_mean", &x32, &clip, 2e-6);
+        // m = n - 2 leaves out fewer rows than it keeps: Gram column sums minus those rows.
+        assert_close(
+            "multi_krum",
+            &x32,
+            &serde_json::json!({ "f": f, "m": n - 2 }),
+            2e-6,
+        );
+        assert_close(
+            "multi_krum",
+            &x32,
+            &serde_json::json!({ "f": f, "m": 3 }),
+            2e-6,
+        );
+        assert_close("geometric_median", &x32, &serde_json::json!({}), 2e-5);
+        let cc = serde_json::json!({ "tau": 0.1 * honest_norm, "L": 3 });
+        assert_close("centered_clipping", &x32, &cc, 2e-6);
+    }
+}
+
+/// Both plain sums of the benchmark's bound are the sum of the matrix.
+#[test]
+fn plain_sums_are_the_matrix_sum() {
+    for (n, d) in [(3usize, 5usize), (20, 40_077), (17, 128)] {
+        let ds = dataset(21, n, 0, d);
+        let x32 = to_f32(&ds.x);
+        let flat: Vec<f32> = x32.iter().flatten().copied().collect();
+        let want: f64 = flat.iter().map(|&v| f64::from(v)).sum();
+        let abs: f64 = flat.iter().map(|&v| f64::from(v).abs()).sum();
+        let blocked = deai_aggregation::fast::plain_sum_blocked(&as_rows(&x32));
+        let contiguous = deai_aggregation::fast::plain_sum(&flat);
+        for (what, got) in [("blocked", blocked), ("contiguous", contiguous)] {
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-5 * abs.max(1.0),
+                "{what} n={n} d={d}: {got} vs {want}"
+            );
+        }
     }
 }
