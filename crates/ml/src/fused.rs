@@ -11,27 +11,35 @@
 //! zeroes their gradient, and `X`/`H` columns multiply into them only zeros.
 //!
 //! One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are copied from the dataset's
-//! standardised pixels, [`Dataset::standardized`], computed once per dataset):
+//! standardised pixels, [`Dataset::standardized`], computed once per dataset, into rows of 800
+//! values: 784 pixels, a constant 1, zeros):
 //!
-//! 1. `H ← 1·b1ᵀ` (bias pre-filled), `H ← H + X·W1ᵀ` (GEMM), `H ← relu(H)`;
-//! 2. `Z ← 1·b2ᵀ`, `Z ← Z + H·W2ᵀ` (GEMM);
-//! 3. `dZ ← (softmax(Z) − onehot(y)) / B` in place, loss `Σ logsumexp(Z) − Z_y`;
-//! 4. `dH ← (dZ·W2) ⊙ [H > 0]` (GEMM, with the old `W2`);
-//! 5. weights, with `d = 1 − lr·wd`: `W2 ← d·W2 − lr·dZᵀ·H`, `W1ᵀ ← d·W1ᵀ − lr·Xᵀ·dH` — the SGD
-//!    update is the GEMM's `alpha`/`beta`, so no gradient is ever stored; biases
-//!    `b ← d·b − lr·Σ_rows dZ` (resp. `dH`). No gradient with respect to `X` is computed.
+//! 1. `H ← relu(1·b1ᵀ + X·W1ᵀ)` — one pass of [`gemm_fused`] (bias pre-filled in registers,
+//!    ReLU on the store);
+//! 2. `Z ← 1·b2ᵀ + H·W2ᵀ` (GEMM);
+//! 3. `dZ' ← g·(softmax(Z) − onehot(y)) / B` in place, loss `Σ logsumexp(Z) − Z_y`, with
+//!    `g = −lr` for plain SGD (the products below then add the update itself) and `g = 1`
+//!    with momentum;
+//! 4. `dH' ← (dZ'·W2) ⊙ [H > 0]` (one pass, with the old `W2`, the mask on the store);
+//! 5. weights, with `d = 1 − lr·wd`: `W2 ← d·W2 + dZ'ᵀ·H`, `b2 ← d·b2 + Σ_rows dZ'`, and
+//!    `[W1ᵀ; b1ᵀ] ← d·[W1ᵀ; b1ᵀ] + [X, 1]ᵀ·dH'` — `b1` is stored right after `W1ᵀ` with the
+//!    same row length, so the constant-1 column of the batch turns the bias update into row
+//!    785 of the same rank-`B` product. No gradient is ever stored and none with respect to
+//!    `X` is computed.
 //!
-//! With momentum `μ > 0` (PyTorch semantics) the GEMM accumulates into the momentum buffer
+//! With momentum `μ > 0` (PyTorch semantics) the products accumulate into the momentum buffer
 //! instead — `M ← μ·M + Gᵀ·A` — followed by one fused pass `M ← M + wd·W; W ← W − lr·M`.
 //!
-//! All buffers are allocated once per [`train_mlp`] call; each GEMM runs single-threaded on the
-//! calling thread (a client is one task; parallelism is across clients), so the result does not
-//! depend on the number of threads.
+//! [`gemm_fused`] runs a register-blocked AVX-512 kernel where the CPU has it and `gemm`
+//! otherwise ([`crate::kernel`]). All buffers are allocated once per [`train_mlp`] call, 64-byte
+//! aligned; every product runs single-threaded on the calling thread (a client is one task;
+//! parallelism is across clients), so the result does not depend on the number of threads.
 
 use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::error::MlError;
+use crate::kernel::{gemm_fused, AlignedVec, Init, Store};
 use crate::matmul::{gemm, View};
 use crate::params::{standardize_into, ModelKind, INPUT, MLP_HIDDEN as HID};
 use crate::seed;
@@ -49,6 +57,9 @@ const FW1: usize = INPUT * HP;
 const FB1: usize = HP;
 const FW2: usize = OUT * HP;
 const FLEN: usize = FW1 + FB1 + FW2 + OUT;
+/// Row stride of the batch buffer: 784 pixels, a constant 1 (the bias input, see
+/// [`Workspace::step`]), zeros up to a multiple of 16.
+const XS: usize = (INPUT + 1).div_ceil(16) * 16;
 
 /// Flops of one training sample on the fused path, biases, padding and element-wise work not
 /// counted: forward `2·(784·200 + 200·10)`, `dH` `2·200·10`, weight updates
@@ -79,18 +90,18 @@ const TILE: usize = 16;
 /// The MLP's parameters in the fused layout (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusedModel {
-    data: Vec<f32>,
+    data: AlignedVec,
 }
 
 impl FusedModel {
     /// The fused layout of the flat MLP parameters `params`.
     pub fn from_flat(params: &[f32]) -> Result<Self, MlError> {
         ModelKind::Mlp.check_len(params)?;
-        let mut data = vec![0.0; FLEN];
+        let mut data = AlignedVec::zeros(FLEN);
         let (w1, rest) = params.split_at(W1);
         let (b1, rest) = rest.split_at(B1);
         let (w2, b2) = rest.split_at(W2);
-        let (fw1, fb1, fw2, fb2) = split_mut(&mut data);
+        let (fw1, fb1, fw2, fb2) = split_mut(data.as_mut_slice());
         // W1 [HID, INPUT] → W1ᵀ [INPUT, HP], in tiles for cache locality.
         for j0 in (0..HID).step_by(TILE) {
             for p0 in (0..INPUT).step_by(TILE) {
@@ -115,7 +126,7 @@ impl FusedModel {
         let (w1, rest) = out.split_at_mut(W1);
         let (b1, rest) = rest.split_at_mut(B1);
         let (w2, b2) = rest.split_at_mut(W2);
-        let (fw1, fb1, fw2, fb2) = split(&self.data);
+        let (fw1, fb1, fw2, fb2) = split(self.data.as_slice());
         for j0 in (0..HID).step_by(TILE) {
             for p0 in (0..INPUT).step_by(TILE) {
                 for j in j0..(j0 + TILE).min(HID) {
@@ -138,12 +149,12 @@ impl FusedModel {
 #[derive(Debug)]
 pub struct Workspace {
     batch: usize,
-    x: Vec<f32>,
-    h: Vec<f32>,
+    x: AlignedVec,
+    h: AlignedVec,
     z: Vec<f32>,
-    dh: Vec<f32>,
+    dh: AlignedVec,
     colsum: Vec<f32>,
-    momentum: Vec<f32>,
+    momentum: AlignedVec,
 }
 
 impl Workspace {
@@ -151,40 +162,37 @@ impl Workspace {
     pub fn new(batch: usize, with_momentum: bool) -> Self {
         Self {
             batch,
-            x: vec![0.0; batch * INPUT],
-            h: vec![0.0; batch * HP],
-            z: vec![0.0; batch * OUT],
-            dh: vec![0.0; batch * HP],
-            colsum: vec![0.0; HP],
-            momentum: if with_momentum {
-                vec![0.0; FLEN]
-            } else {
-                Vec::new()
+            x: {
+                let mut x = AlignedVec::zeros(batch * XS);
+                for row in x.as_mut_slice().chunks_exact_mut(XS) {
+                    row[INPUT] = 1.0;
+                }
+                x
             },
+            h: AlignedVec::zeros(batch * HP),
+            z: vec![0.0; batch * OUT],
+            dh: AlignedVec::zeros(batch * HP),
+            colsum: vec![0.0; HP],
+            momentum: AlignedVec::zeros(if with_momentum { FLEN } else { 0 }),
         }
     }
 
     /// Forward pass of the rows already in `x[..b·784]` into `h` (post-ReLU) and `z` (logits).
     fn forward(&mut self, model: &FusedModel, b: usize) -> Result<(), MlError> {
-        let (w1, b1, w2, b2) = split(&model.data);
-        for row in self.h[..b * HP].chunks_exact_mut(HP) {
-            row.copy_from_slice(b1);
-        }
-        gemm(
+        let (w1, b1, w2, b2) = split(model.data.as_slice());
+        let h = self.h.as_mut_slice();
+        gemm_fused(
             b,
             HP,
             INPUT,
-            &mut self.h,
+            h,
             HP,
-            Some(1.0),
-            View::rows(&self.x, INPUT),
-            View::rows(w1, HP),
-            1.0,
-            1,
+            Init::Row(b1),
+            View::rows(self.x.as_slice(), XS),
+            w1,
+            HP,
+            Store::Relu,
         )?;
-        for v in &mut self.h[..b * HP] {
-            *v = v.max(0.0);
-        }
         for row in self.z[..b * OUT].chunks_exact_mut(OUT) {
             row.copy_from_slice(b2);
         }
@@ -195,7 +203,7 @@ impl Workspace {
             &mut self.z,
             OUT,
             Some(1.0),
-            View::rows(&self.h, HP),
+            View::rows(h, HP),
             View::transposed(w2, HP),
             1.0,
             1,
@@ -223,12 +231,15 @@ impl Workspace {
         }
         let images = data.standardized();
         let labels = data.labels();
-        for (row, &i) in self.x.chunks_exact_mut(INPUT).zip(idx) {
-            row.copy_from_slice(&images[i * INPUT..(i + 1) * INPUT]);
+        for (row, &i) in self.x.as_mut_slice().chunks_exact_mut(XS).zip(idx) {
+            row[..INPUT].copy_from_slice(&images[i * INPUT..(i + 1) * INPUT]);
         }
         self.forward(model, b)?;
 
-        // Softmax cross-entropy; z becomes dZ = (p − onehot) / B.
+        // Softmax cross-entropy; z becomes dZ' = g·(p − onehot) / B, with g = −lr for plain
+        // SGD (so the products below add the update itself) and g = 1 with momentum.
+        let (lr, mu, wd) = (cfg.lr, cfg.momentum, cfg.weight_decay);
+        let g = if mu == 0.0 { -lr } else { 1.0 };
         let inv_b = 1.0 / b as f32;
         let mut loss = 0.0f64;
         for (row, &i) in self.z.chunks_exact_mut(OUT).zip(idx) {
@@ -242,68 +253,79 @@ impl Workspace {
             }
             // loss = logsumexp − z_y = ln(sum) − (z_y − max)
             loss += f64::from(sum.ln() - zy);
-            let scale = inv_b / sum;
+            let scale = g * inv_b / sum;
             for v in row.iter_mut() {
                 *v *= scale;
             }
-            row[y] -= inv_b;
+            row[y] -= g * inv_b;
         }
 
-        let (lr, mu, wd) = (cfg.lr, cfg.momentum, cfg.weight_decay);
-        {
-            let (_, _, w2, _) = split(&model.data);
-            // dH = dZ·W2, masked by the ReLU.
-            gemm(
-                b,
-                HP,
-                OUT,
-                &mut self.dh,
-                HP,
-                None,
-                View::rows(&self.z, OUT),
-                View::rows(w2, HP),
-                1.0,
-                1,
-            )?;
-        }
-        for (d, &h) in self.dh[..b * HP].iter_mut().zip(&self.h[..b * HP]) {
-            *d = if h > 0.0 { *d } else { 0.0 };
-        }
+        let (h, dh) = (self.h.as_slice(), self.dh.as_mut_slice());
+        // dH' = (dZ'·W2) ⊙ [H > 0], with the old W2.
+        gemm_fused(
+            b,
+            HP,
+            OUT,
+            dh,
+            HP,
+            Init::Zero,
+            View::rows(&self.z, OUT),
+            split(model.data.as_slice()).2,
+            HP,
+            Store::Mask { mask: h, ld: HP },
+        )?;
+        let dh = &*dh;
         let dz = View::transposed(&self.z, OUT);
-        let (x, h) = (View::transposed(&self.x, INPUT), View::rows(&self.h, HP));
-        let dh = View::rows(&self.dh, HP);
-        let colsum = &mut self.colsum;
-        if mu == 0.0 {
-            let decay = 1.0 - lr * wd;
-            let (w1, b1, w2, b2) = split_mut(&mut model.data);
-            gemm(OUT, HP, b, w2, HP, Some(decay), dz, h, -lr, 1)?;
-            gemm(INPUT, HP, b, w1, HP, Some(decay), x, dh, -lr, 1)?;
-            column_sums(&mut colsum[..OUT], &self.z[..b * OUT]);
-            for (w, &g) in b2.iter_mut().zip(colsum.iter()) {
-                *w = decay * *w - lr * g;
-            }
-            column_sums(colsum, &self.dh[..b * HP]);
-            for (w, &g) in b1.iter_mut().zip(colsum.iter()) {
-                *w = decay * *w - lr * g;
-            }
+        // Xᵀ with its constant-1 column: row 784 of the product is Σ_rows dH', the bias
+        // gradient, which lands on b1 — stored right after W1ᵀ with the same row length.
+        let x = View::transposed(self.x.as_slice(), XS);
+        // (W, scale of W before the products): the model with SGD, the momentum with momentum.
+        let (target, scale) = if mu == 0.0 {
+            (model.data.as_mut_slice(), 1.0 - lr * wd)
         } else {
-            let (m1, mb1, m2, mb2) = split_mut(&mut self.momentum);
-            gemm(OUT, HP, b, m2, HP, Some(mu), dz, h, 1.0, 1)?;
-            gemm(INPUT, HP, b, m1, HP, Some(mu), x, dh, 1.0, 1)?;
-            column_sums(&mut colsum[..OUT], &self.z[..b * OUT]);
-            for (m, &g) in mb2.iter_mut().zip(colsum.iter()) {
-                *m = mu * *m + g;
+            (self.momentum.as_mut_slice(), mu)
+        };
+        {
+            let (w1b1, rest) = target.split_at_mut(FW1 + FB1);
+            let (w2, b2) = rest.split_at_mut(FW2);
+            gemm_fused(
+                OUT,
+                HP,
+                b,
+                w2,
+                HP,
+                Init::Scale(scale),
+                dz,
+                h,
+                HP,
+                Store::Plain,
+            )?;
+            gemm_fused(
+                INPUT + 1,
+                HP,
+                b,
+                w1b1,
+                HP,
+                Init::Scale(scale),
+                x,
+                dh,
+                HP,
+                Store::Plain,
+            )?;
+            column_sums(&mut self.colsum[..OUT], &self.z[..b * OUT]);
+            for (w, &d) in b2.iter_mut().zip(self.colsum.iter()) {
+                *w = scale * *w + d;
             }
-            column_sums(colsum, &self.dh[..b * HP]);
-            for (m, &g) in mb1.iter_mut().zip(colsum.iter()) {
-                *m = mu * *m + g;
-            }
+        }
+        if mu != 0.0 {
+            let w = model.data.as_mut_slice();
+            let m = self.momentum.as_mut_slice();
             if wd == 0.0 {
-                for (w, m) in model.data.iter_mut().zip(self.momentum.iter()) {
+                for (w, m) in w.iter_mut().zip(m.iter()) {
                     *w -= lr * *m;
                 }
             } else {
-                for (w, m) in model.data.iter_mut().zip(self.momentum.iter_mut()) {
+                for (w, m) in w.iter_mut().zip(m.iter_mut()) {
                     *m += wd * *w;
                     *w -= lr * *m;
                 }
@@ -375,10 +397,14 @@ pub fn evaluate_mlp(params: &[f32], data: &Dataset) -> Result<Eval, MlError> {
             let rows = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
             let b = rows.len();
             let mut ws = Workspace::new(b, false);
-            standardize_into(
-                &mut ws.x,
-                &data.images()[rows.start * INPUT..rows.end * INPUT],
-            );
+            let images = &data.images()[rows.start * INPUT..rows.end * INPUT];
+            for (dst, src) in
+                ws.x.as_mut_slice()
+                    .chunks_exact_mut(XS)
+                    .zip(images.chunks_exact(INPUT))
+            {
+                standardize_into(&mut dst[..INPUT], src);
+            }
             ws.forward(&model, b)?;
             let (mut loss, mut correct) = (0.0f64, 0usize);
             for (row, &y) in ws.z.chunks_exact(OUT).zip(&data.labels()[rows]) {

@@ -15,6 +15,7 @@ pub mod data;
 pub mod error;
 pub mod fl;
 pub mod fused;
+pub mod kernel;
 pub mod matmul;
 pub mod model;
 pub mod params;

@@ -41,7 +41,7 @@ impl<'a> View<'a> {
     }
 }
 
-fn check(
+pub(crate) fn check(
     what: &'static str,
     len: usize,
     rows: usize,

@@ -1,0 +1,174 @@
+//! Times the fused MLP path on one client (800 samples, batch 32, one epoch, one thread) against
+//! this machine's single-thread f32 GEMM peak measured in the same process, before and after.
+//!
+//! `cargo bench -p deai-ml --bench fused_step` (prints median µs per step, GFLOP/s executed and
+//! the ratio to the peak).
+
+use std::path::Path;
+use std::time::Instant;
+
+use deai_ml::bench::matmul_peak;
+use deai_ml::fused::{train_mlp, FLOPS_PER_SAMPLE};
+use deai_ml::kernel::{gemm_fused, Init, Store};
+use deai_ml::matmul::View;
+use deai_ml::{data, LocalCfg, ModelKind};
+
+/// Median seconds of `f` over `reps` calls.
+fn time(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut s: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    s.sort_by(f64::total_cmp);
+    s[reps / 2]
+}
+
+/// A named product: multiply-adds and the call.
+type Case<'a> = (&'static str, usize, Box<dyn FnMut() + 'a>);
+
+/// GFLOP/s of the kernel on the fused path's shapes (batch 32).
+fn shapes(peak: f64) {
+    let (b, hp, inp, xs, out) = (32, 208, 784, 800, 10);
+    let x: Vec<f32> = (0..b * xs).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
+    let w1: Vec<f32> = (0..(inp + 1) * hp).map(|i| (i % 5) as f32 * 0.01).collect();
+    let w2: Vec<f32> = (0..out * hp).map(|i| (i % 3) as f32 * 0.01).collect();
+    let dz: Vec<f32> = (0..b * out).map(|i| (i % 3) as f32 * 0.01).collect();
+    let mut h = vec![0.0f32; b * hp];
+    let mut dh = vec![0.0f32; b * hp];
+    let mut w1m = w1.clone();
+    let mut w2m = w2.clone();
+    let cases: [Case<'_>; 4] = [
+        (
+            "forward X·W1ᵀ+b1, relu (32×784·784×208)",
+            b * inp * hp,
+            Box::new(|| {
+                let (w, b1) = w1.split_at(inp * hp);
+                gemm_fused(
+                    b,
+                    hp,
+                    inp,
+                    &mut h,
+                    hp,
+                    Init::Row(b1),
+                    View::rows(&x, xs),
+                    w,
+                    hp,
+                    Store::Relu,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "update W1ᵀ|b1 += Xᵀ·dH (785×32·32×208)",
+            (inp + 1) * b * hp,
+            Box::new(|| {
+                gemm_fused(
+                    inp + 1,
+                    hp,
+                    b,
+                    &mut w1m,
+                    hp,
+                    Init::Scale(1.0),
+                    View::transposed(&x, xs),
+                    &w1[..b * hp],
+                    hp,
+                    Store::Plain,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "dH = dZ·W2 masked (32×10·10×208)",
+            b * out * hp,
+            Box::new(|| {
+                gemm_fused(
+                    b,
+                    hp,
+                    out,
+                    &mut dh,
+                    hp,
+                    Init::Zero,
+                    View::rows(&dz, out),
+                    &w2,
+                    hp,
+                    Store::Mask {
+                        mask: &w1[..b * hp],
+                        ld: hp,
+                    },
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "update W2 += dZᵀ·H (10×32·32×208)",
+            out * b * hp,
+            Box::new(|| {
+                gemm_fused(
+                    out,
+                    hp,
+                    b,
+                    &mut w2m,
+                    hp,
+                    Init::Scale(1.0),
+                    View::transposed(&dz, out),
+                    &w1[..b * hp],
+                    hp,
+                    Store::Plain,
+                )
+                .unwrap()
+            }),
+        ),
+    ];
+    for (name, macs, mut f) in cases {
+        let sec = time(2000, &mut f);
+        let g = 2.0 * macs as f64 / sec / 1e9;
+        println!(
+            "  kernel {name}: {:.2} µs, {g:.1} GFLOP/s, {:.3} of peak",
+            sec * 1e6,
+            g / peak
+        );
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k");
+    let splits = data::load_dir(&dir)?;
+    let train = &splits.train;
+    let idx: Vec<usize> = (0..800).collect();
+    let cfg = LocalCfg::default();
+    let g = ModelKind::Mlp.init(0);
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let before = matmul_peak(1, 512, 0.5)?;
+    let _ = train_mlp(&g, train, &idx, &cfg, 0)?; // warm-up
+    let mut secs = Vec::with_capacity(reps);
+    for r in 0..reps {
+        let t = Instant::now();
+        let out = train_mlp(&g, train, &idx, &cfg, r as u64)?;
+        secs.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(out);
+    }
+    let after = matmul_peak(1, 512, 0.5)?;
+    secs.sort_by(f64::total_cmp);
+    let med = secs[secs.len() / 2];
+    let steps = idx.len().div_ceil(cfg.batch) as f64;
+    let gflops = FLOPS_PER_SAMPLE as f64 * idx.len() as f64 / med / 1e9;
+    let peak = before.gflops.max(after.gflops);
+    println!(
+        "fused/client (800 samples, 1 thread): median {:.3} ms ({:.1} µs/step, min {:.3} ms), {gflops:.1} GFLOP/s executed; peak {peak:.1} GFLOP/s (before {:.1}, after {:.1}); ratio {:.3}",
+        med * 1e3,
+        med / steps * 1e6,
+        secs[0] * 1e3,
+        before.gflops,
+        after.gflops,
+        gflops / peak
+    );
+    shapes(peak);
+    Ok(())
+}
