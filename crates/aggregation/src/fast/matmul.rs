@@ -1,6 +1,6 @@
 //! The one place this crate calls unsafe code: the `gemm` crate's matrix product, wrapped in
-//! functions over checked slices. Only the production path uses it; the reference and
-//! canonical paths never do.
+//! functions over checked slices, and the cache prefetch hint ([`prefetch`]) of the streaming
+//! kernels. Only the production path uses them; the reference and canonical paths never do.
 #![allow(unsafe_code)]
 
 pub use gemm::Parallelism;
@@ -126,6 +126,22 @@ pub fn prefetch(x: &[f32], at: usize) {
         // comes from a live reference (a prefetch of any address is harmless anyway).
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(v).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (x, at);
+}
+
+/// As [`prefetch`], into L2 only (for data needed after the current L1-sized piece of work).
+#[inline(always)]
+pub fn prefetch_l2(x: &[f32], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v) = x.get(at) {
+        // SAFETY: as in `prefetch`.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
                 std::ptr::from_ref(v).cast(),
             );
         }

@@ -2,13 +2,18 @@
 //! (runtime dispatch to AVX2/AVX-512 through `pulp`, safe code), both cores (rayon) and the
 //! memory traffic of about one read of the n×d matrix where the rule allows it.
 //!
-//! - Weighted sums (FedAvg, Multi-Krum's mean, the last step of most rules): one pass over
-//!   column blocks that stay in L1, f64 accumulators, four rows per sweep.
+//! - Weighted sums (FedAvg, Multi-Krum's mean, the last step of most rules): one pass. From
+//!   16 rows on (AVX-512), column-blocked: for each block of 128 columns
+//!   every row's piece is fused-multiply-added into f64 accumulators held in registers (each
+//!   row prefetched a few blocks ahead) and the block is written once — n short streams at a
+//!   time, which this machine class reads faster than one long one. With fewer rows: column
+//!   blocks of f64 accumulators in L1, four rows per sweep.
 //! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
 //!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
-//!   clipped rows ([`norm_clipped_sum`]).
+//!   clipped rows ([`norm_clipped_sum`]); the fused pass is column-blocked as the weighted sums.
 //! - Median and trimmed mean: per L2-sized column block, the rows are packed (one contiguous
-//!   read per row) into groups of 64 coordinates; each aligned block of 16 rows is sorted in
+//!   read per row, prefetching the row's piece of the next block into L2) into groups of 64
+//!   coordinates; each aligned block of 16 rows is sorted in
 //!   SIMD registers ([`network::SORT16`], unrolled), then the rest of a pruned Batcher network
 //!   ([`network`]) runs on the group in L1; column tasks in parallel (each output coordinate
 //!   is computed on its own, so the result does not depend on the thread count).
@@ -69,11 +74,11 @@ impl Kernel for SumKernel<'_> {
     }
 }
 
-/// The same plain sum, column-blocked: per task of columns, each block of [`REG`] columns of
-/// every row is summed in registers (f32 lanes, each row prefetched [`PREFETCH`] values
-/// ahead) and added to the total once. It reads n streams at a time and, from about
-/// [`REG_MIN_ROWS`] rows on, streams faster from memory than the contiguous [`plain_sum`]
-/// on this machine class; the benchmarks time both and take the faster as the bound.
+/// The same plain sum, column-blocked: per task of columns, each block of 128 columns of
+/// every row is summed in registers (f32 lanes, each row prefetched 512 values ahead) and
+/// added to the total once. It reads n streams at a time and, from about 16 rows on, streams
+/// faster from memory than the contiguous [`plain_sum`] on this machine class; the
+/// benchmarks time both and take the faster as the bound.
 pub fn plain_sum_blocked(rows: &[&[f32]]) -> f32 {
     let d = rows.first().map_or(0, |r| r.len());
     (0..d.div_ceil(TASK_COLUMNS))
@@ -1406,6 +1411,10 @@ impl pulp::WithSimd for NetworkKernel<'_, '_> {
                     .filter_map(|c| <&[f32; WIDE]>::try_from(c).ok())
                     .enumerate()
                 {
+                    // This row's piece of the next block, into L2 while the network runs.
+                    for q in 0..WIDE / 16 {
+                        matmul::prefetch_l2(r, start + len + g * WIDE + 16 * q);
+                    }
                     packed[g * n + i] = *piece;
                     for l in 0..WIDE {
                         check[l] += piece[l] * 0.0;
