@@ -10,9 +10,9 @@
 //! step. The padded units stay exactly zero: their pre-activation is `0 + 0`, so ReLU's mask
 //! zeroes their gradient, and `X`/`H` columns multiply into them only zeros.
 //!
-//! One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are copied from the dataset's
-//! standardised pixels, [`Dataset::standardized`], computed once per dataset, into rows of 800
-//! values: 784 pixels, a constant 1, zeros):
+//! One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are read in place from the
+//! dataset's standardised pixels, [`Dataset::standardized`], computed once per dataset — the
+//! products gather them by offset, nothing is copied):
 //!
 //! 1. `H ← relu(1·b1ᵀ + X·W1ᵀ)` — one pass of [`gemm_fused`] (bias pre-filled in registers,
 //!    ReLU on the store);
@@ -21,11 +21,10 @@
 //!    `g = −lr` for plain SGD (the products below then add the update itself) and `g = 1`
 //!    with momentum;
 //! 4. `dH' ← (dZ'·W2) ⊙ [H > 0]` (one pass, with the old `W2`, the mask on the store);
-//! 5. weights, with `d = 1 − lr·wd`: `W2 ← d·W2 + dZ'ᵀ·H`, `b2 ← d·b2 + Σ_rows dZ'`, and
-//!    `[W1ᵀ; b1ᵀ] ← d·[W1ᵀ; b1ᵀ] + [X, 1]ᵀ·dH'` — `b1` is stored right after `W1ᵀ` with the
-//!    same row length, so the constant-1 column of the batch turns the bias update into row
-//!    785 of the same rank-`B` product. No gradient is ever stored and none with respect to
-//!    `X` is computed.
+//! 5. weights, with `d = 1 − lr·wd`: `W2 ← d·W2 + dZ'ᵀ·H`, `b2 ← d·b2 + Σ_rows dZ'`,
+//!    `W1ᵀ ← d·W1ᵀ + Xᵀ·dH'` (a rank-`B` update, one pass over `W1ᵀ`) and
+//!    `b1 ← d·b1 + 1ᵀ·dH'`. No gradient is ever stored and none with respect to `X` is
+//!    computed.
 //!
 //! With momentum `μ > 0` (PyTorch semantics) the products accumulate into the momentum buffer
 //! instead — `M ← μ·M + Gᵀ·A` — followed by one fused pass `M ← M + wd·W; W ← W − lr·M`.
@@ -39,7 +38,7 @@ use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::error::MlError;
-use crate::kernel::{gemm_fused, AlignedVec, Init, Store};
+use crate::kernel::{gemm_fused, AlignedVec, Init, Lhs, Store};
 use crate::matmul::{gemm, View};
 use crate::params::{standardize_into, ModelKind, INPUT, MLP_HIDDEN as HID};
 use crate::seed;
@@ -57,9 +56,6 @@ const FW1: usize = INPUT * HP;
 const FB1: usize = HP;
 const FW2: usize = OUT * HP;
 const FLEN: usize = FW1 + FB1 + FW2 + OUT;
-/// Row stride of the batch buffer: 784 pixels, a constant 1 (the bias input, see
-/// [`Workspace::step`]), zeros up to a multiple of 16.
-const XS: usize = (INPUT + 1).div_ceil(16) * 16;
 
 /// Flops of one training sample on the fused path, biases, padding and element-wise work not
 /// counted: forward `2·(784·200 + 200·10)`, `dH` `2·200·10`, weight updates
@@ -149,7 +145,12 @@ impl FusedModel {
 #[derive(Debug)]
 pub struct Workspace {
     batch: usize,
+    /// Standardised input rows for evaluation (training reads the dataset's rows in place).
     x: AlignedVec,
+    /// Offsets of the batch's rows in the dataset's standardised pixels.
+    rows: Vec<usize>,
+    /// `batch` ones: `Σ_rows` as a product.
+    ones: Vec<f32>,
     h: AlignedVec,
     z: Vec<f32>,
     dh: AlignedVec,
@@ -162,52 +163,15 @@ impl Workspace {
     pub fn new(batch: usize, with_momentum: bool) -> Self {
         Self {
             batch,
-            x: {
-                let mut x = AlignedVec::zeros(batch * XS);
-                for row in x.as_mut_slice().chunks_exact_mut(XS) {
-                    row[INPUT] = 1.0;
-                }
-                x
-            },
+            x: AlignedVec::zeros(batch * INPUT),
+            rows: vec![0; batch],
+            ones: vec![1.0; batch],
             h: AlignedVec::zeros(batch * HP),
             z: vec![0.0; batch * OUT],
             dh: AlignedVec::zeros(batch * HP),
             colsum: vec![0.0; HP],
             momentum: AlignedVec::zeros(if with_momentum { FLEN } else { 0 }),
         }
-    }
-
-    /// Forward pass of the rows already in `x[..b·784]` into `h` (post-ReLU) and `z` (logits).
-    fn forward(&mut self, model: &FusedModel, b: usize) -> Result<(), MlError> {
-        let (w1, b1, w2, b2) = split(model.data.as_slice());
-        let h = self.h.as_mut_slice();
-        gemm_fused(
-            b,
-            HP,
-            INPUT,
-            h,
-            HP,
-            Init::Row(b1),
-            View::rows(self.x.as_slice(), XS),
-            w1,
-            HP,
-            Store::Relu,
-        )?;
-        for row in self.z[..b * OUT].chunks_exact_mut(OUT) {
-            row.copy_from_slice(b2);
-        }
-        gemm(
-            b,
-            OUT,
-            HP,
-            &mut self.z,
-            OUT,
-            Some(1.0),
-            View::rows(h, HP),
-            View::transposed(w2, HP),
-            1.0,
-            1,
-        )
     }
 
     /// One SGD step on the samples `idx` of `data`; returns the summed (not averaged) loss.
@@ -231,10 +195,16 @@ impl Workspace {
         }
         let images = data.standardized();
         let labels = data.labels();
-        for (row, &i) in self.x.as_mut_slice().chunks_exact_mut(XS).zip(idx) {
-            row[..INPUT].copy_from_slice(&images[i * INPUT..(i + 1) * INPUT]);
+        for (r, &i) in self.rows.iter_mut().zip(idx) {
+            *r = i.checked_mul(INPUT).ok_or(MlError::LenMismatch {
+                what: "sample index vs dataset",
+                left: i,
+                right: data.len(),
+            })?;
         }
-        self.forward(model, b)?;
+        let rows = &self.rows[..b];
+        let x = Lhs::Rows { data: images, rows };
+        forward(self.h.as_mut_slice(), &mut self.z, model, x, b)?;
 
         // Softmax cross-entropy; z becomes dZ' = g·(p − onehot) / B, with g = −lr for plain
         // SGD (so the products below add the update itself) and g = 1 with momentum.
@@ -269,16 +239,18 @@ impl Workspace {
             dh,
             HP,
             Init::Zero,
-            View::rows(&self.z, OUT),
+            Lhs::View(View::rows(&self.z, OUT)),
             split(model.data.as_slice()).2,
             HP,
             Store::Mask { mask: h, ld: HP },
         )?;
         let dh = &*dh;
-        let dz = View::transposed(&self.z, OUT);
-        // Xᵀ with its constant-1 column: row 784 of the product is Σ_rows dH', the bias
-        // gradient, which lands on b1 — stored right after W1ᵀ with the same row length.
-        let x = View::transposed(self.x.as_slice(), XS);
+        let dz = Lhs::View(View::transposed(&self.z, OUT));
+        let xt = Lhs::Cols {
+            data: images,
+            cols: rows,
+        };
+        let ones = Lhs::View(View::rows(&self.ones, b));
         // (W, scale of W before the products): the model with SGD, the momentum with momentum.
         let (target, scale) = if mu == 0.0 {
             (model.data.as_mut_slice(), 1.0 - lr * wd)
@@ -286,8 +258,7 @@ impl Workspace {
             (self.momentum.as_mut_slice(), mu)
         };
         {
-            let (w1b1, rest) = target.split_at_mut(FW1 + FB1);
-            let (w2, b2) = rest.split_at_mut(FW2);
+            let (w1, b1, w2, b2) = split_mut(target);
             gemm_fused(
                 OUT,
                 HP,
@@ -301,13 +272,25 @@ impl Workspace {
                 Store::Plain,
             )?;
             gemm_fused(
-                INPUT + 1,
+                INPUT,
                 HP,
                 b,
-                w1b1,
+                w1,
                 HP,
                 Init::Scale(scale),
-                x,
+                xt,
+                dh,
+                HP,
+                Store::Plain,
+            )?;
+            gemm_fused(
+                1,
+                HP,
+                b,
+                b1,
+                HP,
+                Init::Scale(scale),
+                ones,
                 dh,
                 HP,
                 Store::Plain,
@@ -333,6 +316,33 @@ impl Workspace {
         }
         Ok(loss)
     }
+}
+
+/// Forward pass of the `b` rows of `x` into `h` (post-ReLU) and `z` (logits).
+fn forward(
+    h: &mut [f32],
+    z: &mut [f32],
+    model: &FusedModel,
+    x: Lhs<'_>,
+    b: usize,
+) -> Result<(), MlError> {
+    let (w1, b1, w2, b2) = split(model.data.as_slice());
+    gemm_fused(b, HP, INPUT, h, HP, Init::Row(b1), x, w1, HP, Store::Relu)?;
+    for row in z[..b * OUT].chunks_exact_mut(OUT) {
+        row.copy_from_slice(b2);
+    }
+    gemm(
+        b,
+        OUT,
+        HP,
+        z,
+        OUT,
+        Some(1.0),
+        View::rows(h, HP),
+        View::transposed(w2, HP),
+        1.0,
+        1,
+    )
 }
 
 /// `out[j] ← Σ_rows g[r, j]` for a row-major `g` with `out.len()` columns (rows in order).
@@ -398,14 +408,9 @@ pub fn evaluate_mlp(params: &[f32], data: &Dataset) -> Result<Eval, MlError> {
             let b = rows.len();
             let mut ws = Workspace::new(b, false);
             let images = &data.images()[rows.start * INPUT..rows.end * INPUT];
-            for (dst, src) in
-                ws.x.as_mut_slice()
-                    .chunks_exact_mut(XS)
-                    .zip(images.chunks_exact(INPUT))
-            {
-                standardize_into(&mut dst[..INPUT], src);
-            }
-            ws.forward(&model, b)?;
+            standardize_into(ws.x.as_mut_slice(), images);
+            let x = Lhs::View(View::rows(ws.x.as_slice(), INPUT));
+            forward(ws.h.as_mut_slice(), &mut ws.z, &model, x, b)?;
             let (mut loss, mut correct) = (0.0f64, 0usize);
             for (row, &y) in ws.z.chunks_exact(OUT).zip(&data.labels()[rows]) {
                 let y = usize::from(y);

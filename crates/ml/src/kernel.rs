@@ -60,6 +60,40 @@ pub enum Store<'a> {
     },
 }
 
+/// The left operand `A (m×k)`: a strided matrix, or rows (or columns) gathered from a larger
+/// one by offsets — the mini-batch straight from the dataset, without copying it.
+#[derive(Debug, Clone, Copy)]
+pub enum Lhs<'a> {
+    /// `A(i, p) = view(i, p)`.
+    View(View<'a>),
+    /// `A(i, p) = data[rows[i] + p]`: row `i` of `A` is the contiguous run at `rows[i]`.
+    Rows {
+        /// Backing values.
+        data: &'a [f32],
+        /// Offset of each row (at least `m`).
+        rows: &'a [usize],
+    },
+    /// `A(i, p) = data[cols[p] + i]`: the transpose of [`Lhs::Rows`] (column `p` of `A` is the
+    /// contiguous run at `cols[p]`).
+    Cols {
+        /// Backing values.
+        data: &'a [f32],
+        /// Offset of each column (at least `k`).
+        cols: &'a [usize],
+    },
+}
+
+impl Lhs<'_> {
+    /// `A(i, p)` (bounds-checked).
+    fn at(&self, i: usize, p: usize) -> f32 {
+        match *self {
+            Lhs::View(v) => v.data[i * v.rs + p * v.cs],
+            Lhs::Rows { data, rows } => data[rows[i] + p],
+            Lhs::Cols { data, cols } => data[cols[p] + i],
+        }
+    }
+}
+
 /// Whether this CPU runs the AVX-512 kernel (detected once).
 pub fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -82,7 +116,7 @@ pub fn gemm_fused(
     c: &mut [f32],
     ldc: usize,
     init: Init<'_>,
-    a: View<'_>,
+    a: Lhs<'_>,
     b: &[f32],
     ldb: usize,
     store: Store<'_>,
@@ -110,7 +144,7 @@ fn check_args(
     c: &[f32],
     ldc: usize,
     init: Init<'_>,
-    a: View<'_>,
+    a: Lhs<'_>,
     b: &[f32],
     ldb: usize,
     store: Store<'_>,
@@ -119,7 +153,21 @@ fn check_args(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    check("lhs", a.data.len(), m, k, a.rs, a.cs)?;
+    match a {
+        Lhs::View(v) => check("lhs", v.data.len(), m, k, v.rs, v.cs)?,
+        Lhs::Rows { data, rows } => {
+            check("lhs rows", rows.len(), 1, m, m, 1)?;
+            for &r in &rows[..m] {
+                check("lhs", data.len(), 1, r.saturating_add(k), 1, 1)?;
+            }
+        }
+        Lhs::Cols { data, cols } => {
+            check("lhs cols", cols.len(), 1, k, k, 1)?;
+            for &c in &cols[..k] {
+                check("lhs", data.len(), 1, c.saturating_add(m), 1, 1)?;
+            }
+        }
+    }
     check("rhs", b.len(), k, n, ldb, 1)?;
     if let Init::Row(row) = init {
         check("init row", row.len(), 1, n, n, 1)?;
@@ -139,7 +187,7 @@ fn portable(
     c: &mut [f32],
     ldc: usize,
     init: Init<'_>,
-    a: View<'_>,
+    a: Lhs<'_>,
     b: &[f32],
     ldb: usize,
     store: Store<'_>,
@@ -152,6 +200,15 @@ fn portable(
                 c[r * ldc..r * ldc + n].copy_from_slice(&row[..n]);
             }
             Some(1.0)
+        }
+    };
+    let dense: Vec<f32>;
+    let a = match a {
+        Lhs::View(v) => v,
+        gathered => {
+            // The fallback copies a gathered operand (one allocation per call).
+            dense = (0..m * k).map(|x| gathered.at(x / k, x % k)).collect();
+            View::rows(&dense, k)
         }
     };
     gemm(m, n, k, c, ldc, alpha, a, View::rows(b, ldb), 1.0, 1)?;
@@ -182,21 +239,28 @@ fn portable(
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Init, Store, View, LANES};
+    use super::{Init, Lhs, Store, LANES};
 
     /// Raw operands of one call, already bounds-checked by the caller.
     #[derive(Clone, Copy)]
     struct Ops {
         k: usize,
         a: *const f32,
-        ars: usize,
-        acs: usize,
+        arow: Off,
+        acol: Off,
         b: *const f32,
         ldb: usize,
         c: *mut f32,
         ldc: usize,
         init: RawInit,
         store: RawStore,
+    }
+
+    /// Offset of row (column) `i` of `A`: `i·s`, or `g[i]`.
+    #[derive(Clone, Copy)]
+    enum Off {
+        Stride(usize),
+        Gather(*const usize),
     }
 
     #[derive(Clone, Copy)]
@@ -228,16 +292,27 @@ mod x86 {
         c: &mut [f32],
         ldc: usize,
         init: Init<'_>,
-        a: View<'_>,
+        a: Lhs<'_>,
         b: &[f32],
         ldb: usize,
         store: Store<'_>,
     ) {
         let ops = Ops {
             k,
-            a: a.data.as_ptr(),
-            ars: a.rs,
-            acs: a.cs,
+            a: match a {
+                Lhs::View(v) => v.data.as_ptr(),
+                Lhs::Rows { data, .. } | Lhs::Cols { data, .. } => data.as_ptr(),
+            },
+            arow: match a {
+                Lhs::View(v) => Off::Stride(v.rs),
+                Lhs::Rows { rows, .. } => Off::Gather(rows.as_ptr()),
+                Lhs::Cols { .. } => Off::Stride(1),
+            },
+            acol: match a {
+                Lhs::View(v) => Off::Stride(v.cs),
+                Lhs::Rows { .. } => Off::Stride(1),
+                Lhs::Cols { cols, .. } => Off::Gather(cols.as_ptr()),
+            },
             b: b.as_ptr(),
             ldb,
             c: c.as_mut_ptr(),
@@ -369,27 +444,45 @@ mod x86 {
                     }
                 }
             }
-            // Pointers advance by the strides (no index products in the loop); offsets of
-            // the MB rows of A are computed once.
-            let mut ap = ops.a.add(r0 * ops.ars);
-            let mut bp = ops.b.add(col);
+            // Offsets of the MB rows of A are computed once; the column offset advances by
+            // its stride (no index products in the loop) or is read from the gather list.
             let mut aoff = [0usize; MB];
             for (i, o) in aoff.iter_mut().enumerate() {
-                *o = i.wrapping_mul(ops.ars);
+                *o = match ops.arow {
+                    Off::Stride(rs) => (r0 + i).wrapping_mul(rs),
+                    Off::Gather(g) => *g.add(r0 + i),
+                };
             }
-            for _ in 0..ops.k {
-                let mut bv = [_mm512_setzero_ps(); NZ];
-                for (j, v) in bv.iter_mut().enumerate() {
-                    *v = _mm512_loadu_ps(bp.add(j * LANES));
-                }
-                for (row, &o) in acc.iter_mut().zip(&aoff) {
-                    let av = _mm512_set1_ps(*ap.add(o));
-                    for (v, &bj) in row.iter_mut().zip(&bv) {
-                        *v = _mm512_fmadd_ps(av, bj, *v);
+            let mut bp = ops.b.add(col);
+            macro_rules! step {
+                ($ap:expr) => {{
+                    let ap: *const f32 = $ap;
+                    let mut bv = [_mm512_setzero_ps(); NZ];
+                    for (j, v) in bv.iter_mut().enumerate() {
+                        *v = _mm512_loadu_ps(bp.add(j * LANES));
+                    }
+                    for (row, &o) in acc.iter_mut().zip(&aoff) {
+                        let av = _mm512_set1_ps(*ap.add(o));
+                        for (v, &bj) in row.iter_mut().zip(&bv) {
+                            *v = _mm512_fmadd_ps(av, bj, *v);
+                        }
+                    }
+                    bp = bp.wrapping_add(ops.ldb);
+                }};
+            }
+            match ops.acol {
+                Off::Stride(cs) => {
+                    let mut ap = ops.a;
+                    for _ in 0..ops.k {
+                        step!(ap);
+                        ap = ap.wrapping_add(cs);
                     }
                 }
-                ap = ap.wrapping_add(ops.acs);
-                bp = bp.wrapping_add(ops.ldb);
+                Off::Gather(g) => {
+                    for p in 0..ops.k {
+                        step!(ops.a.add(*g.add(p)));
+                    }
+                }
             }
             match ops.store {
                 RawStore::Plain => {}
@@ -473,6 +566,7 @@ impl std::fmt::Debug for AlignedVec {
 
 #[cfg(test)]
 mod tests {
+    use rand::seq::SliceRandom;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -491,7 +585,7 @@ mod tests {
         c: &mut [f32],
         ldc: usize,
         init: Init<'_>,
-        a: View<'_>,
+        a: Lhs<'_>,
         b: &[f32],
         ldb: usize,
         store: Store<'_>,
@@ -504,7 +598,7 @@ mod tests {
                     Init::Row(row) => f64::from(row[j]),
                 };
                 for p in 0..k {
-                    s += f64::from(a.data[i * a.rs + p * a.cs]) * f64::from(b[p * ldb + j]);
+                    s += f64::from(a.at(i, p)) * f64::from(b[p * ldb + j]);
                 }
                 let v = s as f32;
                 c[i * ldc + j] = match store {
@@ -524,15 +618,37 @@ mod tests {
 
     /// Runs the three implementations on one random case and checks they agree to
     /// `4e-6 · (1 + Σ|a·b|)` per entry (f32 rounding of a k-term sum in any order).
-    fn case(seed: u64, m: usize, n: usize, k: usize, transposed_a: bool, which: usize) {
+    /// How a case's `A` is stored.
+    #[derive(Clone, Copy)]
+    enum Form {
+        Rows,
+        Transposed,
+        /// Rows (or, for `Cols`, columns) gathered from a pool in shuffled order.
+        GatherRows,
+        GatherCols,
+    }
+
+    fn case(seed: u64, m: usize, n: usize, k: usize, form: Form, which: usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let ldc = n + 16;
         let ldb = n + 32;
-        let a_data = random(&mut rng, m * k + 3);
-        let a = if transposed_a {
-            View::transposed(&a_data, m) // A (m×k) stored as Aᵀ (k×m)
-        } else {
-            View::rows(&a_data, k)
+        // a pool of 40 runs of length max(m, k) + 5 to gather from
+        let run = m.max(k) + 5;
+        let a_data = random(&mut rng, 40 * run + 3);
+        let mut offsets: Vec<usize> = (0..40).map(|r| r * run + r % 4).collect();
+        offsets.shuffle(&mut rng);
+        let a = match form {
+            Form::Rows => Lhs::View(View::rows(&a_data, k)),
+            // A (m×k) stored as Aᵀ (k×m)
+            Form::Transposed => Lhs::View(View::transposed(&a_data, m)),
+            Form::GatherRows => Lhs::Rows {
+                data: &a_data,
+                rows: &offsets[..m.min(40)],
+            },
+            Form::GatherCols => Lhs::Cols {
+                data: &a_data,
+                cols: &offsets[..k.min(40)],
+            },
         };
         let b = random(&mut rng, k * ldb);
         let c0 = random(&mut rng, m * ldc);
@@ -562,9 +678,7 @@ mod tests {
                     assert_eq!(port[idx].to_bits(), c0[idx].to_bits());
                     continue;
                 }
-                let mag: f32 = (0..k)
-                    .map(|p| (a.data[i * a.rs + p * a.cs] * b[p * ldb + j]).abs())
-                    .sum();
+                let mag: f32 = (0..k).map(|p| (a.at(i, p) * b[p * ldb + j]).abs()).sum();
                 let tol = 4e-6 * (1.0 + mag);
                 assert!(
                     (fast[idx] - want[idx]).abs() <= tol,
@@ -590,16 +704,19 @@ mod tests {
         for b in [32, 31, 7, 1] {
             for which in 0..9 {
                 seed += 1;
-                case(seed, b, 208, 784, false, which);
-                case(seed, b, 208, 10, false, which);
-                case(seed, 785, 208, b, true, which);
-                case(seed, 10, 208, b, true, which);
+                case(seed, b, 208, 784, Form::Rows, which);
+                case(seed, b, 208, 784, Form::GatherRows, which);
+                case(seed, b, 208, 10, Form::Rows, which);
+                case(seed, 785, 208, b, Form::Transposed, which);
+                case(seed, 784, 208, b, Form::GatherCols, which);
+                case(seed, 10, 208, b, Form::Transposed, which);
             }
         }
         // other column counts (blocks of 1, 2, 4 vectors, and n not a multiple of 16)
         for (n, m) in [(16, 33), (32, 25), (64, 13), (80, 9), (112, 17), (200, 5)] {
             seed += 1;
-            case(seed, m, n, 29, false, seed as usize);
+            case(seed, m, n, 29, Form::Rows, seed as usize);
+            case(seed, m, n, 29, Form::GatherCols, seed as usize);
         }
     }
 
@@ -618,7 +735,7 @@ mod tests {
                 &mut c,
                 n,
                 Init::Scale(0.9),
-                View::rows(&a, k),
+                Lhs::View(View::rows(&a, k)),
                 &b,
                 n,
                 Store::Relu,
@@ -647,7 +764,7 @@ mod tests {
             &mut c,
             16,
             Init::Row(&short_row),
-            View::rows(&a, 1),
+            Lhs::View(View::rows(&a, 1)),
             &b,
             16,
             Store::Plain,
@@ -666,12 +783,29 @@ mod tests {
             &mut c,
             16,
             Init::Zero,
-            View::rows(&a, 3),
+            Lhs::View(View::rows(&a, 3)),
             &b,
             16,
             Store::Plain,
         );
         assert!(matches!(r, Err(MlError::MatmulBounds { what: "rhs", .. })));
+        // a gathered row that runs past the end of its data
+        let r = gemm_fused(
+            2,
+            16,
+            2,
+            &mut c,
+            16,
+            Init::Zero,
+            Lhs::Rows {
+                data: &a,
+                rows: &[0, 9],
+            },
+            &b,
+            16,
+            Store::Plain,
+        );
+        assert!(matches!(r, Err(MlError::MatmulBounds { what: "lhs", .. })));
     }
 
     #[test]
