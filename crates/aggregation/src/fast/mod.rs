@@ -10,7 +10,8 @@
 //!   blocks of f64 accumulators in L1, four rows per sweep.
 //! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
 //!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
-//!   clipped rows ([`norm_clipped_sum`]); the fused pass is column-blocked as the weighted sums.
+//!   clipped rows ([`norm_clipped_sum`]); the fused pass is column-blocked as the weighted
+//!   sums (AVX-512, any n).
 //! - Median and trimmed mean: per L2-sized column block, the rows are packed (one contiguous
 //!   read per row, prefetching the row's piece of the next block into L2) into groups of 64
 //!   coordinates; each aligned block of 16 rows is sorted in
@@ -502,7 +503,9 @@ pub fn norm_clipped_sum(
     }
     let mut out = vec![0.0f32; d];
     #[cfg(target_arch = "x86_64")]
-    let v4 = pulp::x86::V4::try_new().filter(|_| rows.len() >= REG_MIN_ROWS);
+    // Column-blocked whatever n: unlike the plain weighted sum, the row-at-a-time fused pass
+    // is slower even at n = 10 (it sweeps each L1 block once per four rows for the squares).
+    let v4 = pulp::x86::V4::try_new();
     let measured = out
         .par_chunks_mut(TASK_COLUMNS)
         .enumerate()

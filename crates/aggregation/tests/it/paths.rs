@@ -54,7 +54,8 @@ fn krum_picks_the_same_row_on_both_paths() {
 /// each must agree with the f64 reference, also when an attacker's row is huge.
 #[test]
 fn norm_clipping_routes_agree_with_reference() {
-    // n = 9: the row-at-a-time fused pass; n = 20: the column-blocked one (16 rows or more).
+    // The fused pass is column-blocked (AVX-512) at any n; n = 9 and n = 20 cross the
+    // 16-row threshold of the plain weighted sums used by the other routes.
     for n in [9usize, 20] {
         norm_clipping_routes_agree(n);
     }
