@@ -16,7 +16,7 @@
 //!
 //! 1. `H ← relu(1·b1ᵀ + X·W1ᵀ)` — one pass of [`gemm_fused`] (bias pre-filled in registers,
 //!    ReLU on the store);
-//! 2. `Z ← 1·b2ᵀ + H·W2ᵀ` (GEMM);
+//! 2. `Z ← 1·b2ᵀ + H·W2ᵀ` (ten dot products per row, [`gemm_nt`]);
 //! 3. `dZ' ← g·(softmax(Z) − onehot(y)) / B` in place, loss `Σ logsumexp(Z) − Z_y`, with
 //!    `g = −lr` for plain SGD (the products below then add the update itself) and `g = 1`
 //!    with momentum;
@@ -38,8 +38,8 @@ use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::error::MlError;
-use crate::kernel::{gemm_fused, AlignedVec, Init, Lhs, Store};
-use crate::matmul::{gemm, View};
+use crate::kernel::{gemm_fused, gemm_nt, transpose, AlignedVec, Init, Lhs, Store};
+use crate::matmul::View;
 use crate::params::{standardize_into, ModelKind, INPUT, MLP_HIDDEN as HID};
 use crate::seed;
 use crate::train::{check_inputs, shuffle_into, Eval, LocalCfg, LocalTrained};
@@ -80,9 +80,6 @@ fn split(p: &[f32]) -> (&[f32], &[f32], &[f32], &[f32]) {
     (w1, b1, w2, b2)
 }
 
-/// Tile side of the blocked transposes between the flat and the fused layout.
-const TILE: usize = 16;
-
 /// The MLP's parameters in the fused layout (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusedModel {
@@ -98,16 +95,8 @@ impl FusedModel {
         let (b1, rest) = rest.split_at(B1);
         let (w2, b2) = rest.split_at(W2);
         let (fw1, fb1, fw2, fb2) = split_mut(data.as_mut_slice());
-        // W1 [HID, INPUT] → W1ᵀ [INPUT, HP], in tiles for cache locality.
-        for j0 in (0..HID).step_by(TILE) {
-            for p0 in (0..INPUT).step_by(TILE) {
-                for j in j0..(j0 + TILE).min(HID) {
-                    for p in p0..(p0 + TILE).min(INPUT) {
-                        fw1[p * HP + j] = w1[j * INPUT + p];
-                    }
-                }
-            }
-        }
+        // W1 [HID, INPUT] → W1ᵀ [INPUT, HP] (columns HID.. stay zero).
+        transpose(HID, INPUT, w1, INPUT, fw1, HP)?;
         fb1[..HID].copy_from_slice(b1);
         for (frow, row) in fw2.chunks_exact_mut(HP).zip(w2.chunks_exact(HID)) {
             frow[..HID].copy_from_slice(row);
@@ -123,15 +112,7 @@ impl FusedModel {
         let (b1, rest) = rest.split_at_mut(B1);
         let (w2, b2) = rest.split_at_mut(W2);
         let (fw1, fb1, fw2, fb2) = split(self.data.as_slice());
-        for j0 in (0..HID).step_by(TILE) {
-            for p0 in (0..INPUT).step_by(TILE) {
-                for j in j0..(j0 + TILE).min(HID) {
-                    for p in p0..(p0 + TILE).min(INPUT) {
-                        w1[j * INPUT + p] = fw1[p * HP + j];
-                    }
-                }
-            }
-        }
+        transpose(INPUT, HID, fw1, HP, w1, INPUT)?;
         b1.copy_from_slice(&fb1[..HID]);
         for (row, frow) in w2.chunks_exact_mut(HID).zip(fw2.chunks_exact(HP)) {
             row.copy_from_slice(&frow[..HID]);
@@ -328,21 +309,7 @@ fn forward(
 ) -> Result<(), MlError> {
     let (w1, b1, w2, b2) = split(model.data.as_slice());
     gemm_fused(b, HP, INPUT, h, HP, Init::Row(b1), x, w1, HP, Store::Relu)?;
-    for row in z[..b * OUT].chunks_exact_mut(OUT) {
-        row.copy_from_slice(b2);
-    }
-    gemm(
-        b,
-        OUT,
-        HP,
-        z,
-        OUT,
-        Some(1.0),
-        View::rows(h, HP),
-        View::transposed(w2, HP),
-        1.0,
-        1,
-    )
+    gemm_nt(b, OUT, HP, z, OUT, b2, h, HP, w2, HP)
 }
 
 /// `out[j] ← Σ_rows g[r, j]` for a row-major `g` with `out.len()` columns (rows in order).

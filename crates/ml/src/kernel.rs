@@ -136,6 +136,85 @@ pub fn gemm_fused(
     portable(m, n, k, c, ldc, init, a, b, ldb, store)
 }
 
+/// `C (m×n, row stride ldc) ← 1·biasᵀ + A·Bᵀ` for row-major `A (m×k, stride lda)` and
+/// `B (n×k, stride ldb)`: dot products of rows, for a product with few outputs (the MLP's
+/// logits, `n = 10`) where [`gemm_fused`]'s column vectors would be mostly empty. With AVX-512
+/// and `k` a multiple of 16 every dot product is summed in 16 lanes and reduced once;
+/// elsewhere [`gemm`] computes it.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+    bias: &[f32],
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+) -> Result<(), MlError> {
+    check("dst", c.len(), m, n, ldc, 1)?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    check("bias", bias.len(), 1, n, n, 1)?;
+    check("lhs", a.len(), m, k, lda, 1)?;
+    check("rhs", b.len(), n, k, ldb, 1)?;
+    #[cfg(target_arch = "x86_64")]
+    if k.is_multiple_of(LANES) && avx512() {
+        // SAFETY: the checks above cover every element of C, bias, A and B that the kernel
+        // addresses; AVX-512F is available.
+        unsafe { x86::gemm_nt(m, n, k, c, ldc, bias, a, lda, b, ldb) };
+        return Ok(());
+    }
+    for r in 0..m {
+        c[r * ldc..r * ldc + n].copy_from_slice(&bias[..n]);
+    }
+    gemm(
+        m,
+        n,
+        k,
+        c,
+        ldc,
+        Some(1.0),
+        View::rows(a, lda),
+        View::transposed(b, ldb),
+        1.0,
+        1,
+    )
+}
+
+/// `dst[j·ldd + i] ← src[i·lds + j]` for `i < rows`, `j < cols` (a transpose; the other
+/// entries of `dst` are untouched). 16×16 blocks go through AVX-512 registers where available.
+pub fn transpose(
+    rows: usize,
+    cols: usize,
+    src: &[f32],
+    lds: usize,
+    dst: &mut [f32],
+    ldd: usize,
+) -> Result<(), MlError> {
+    check("transpose src", src.len(), rows, cols, lds, 1)?;
+    check("transpose dst", dst.len(), cols, rows, ldd, 1)?;
+    let (mut rf, mut cf) = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        rf = rows / LANES * LANES;
+        cf = cols / LANES * LANES;
+        // SAFETY: the blocks cover rows < rf ≤ rows and columns < cf ≤ cols, inside both
+        // slices by the checks above; AVX-512F is available.
+        unsafe { x86::transpose_blocks(rf, cf, src, lds, dst, ldd) };
+    }
+    for i in 0..rows {
+        let from = if i < rf { cf } else { 0 };
+        for j in from..cols {
+            dst[j * ldd + i] = src[i * lds + j];
+        }
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_args(
     m: usize,
@@ -351,6 +430,147 @@ mod x86 {
                 }
             }
             z += nz;
+        }
+    }
+
+    /// See [`super::gemm_nt`].
+    ///
+    /// # Safety
+    /// AVX-512F; `k % 16 == 0`; `C (m×n, ldc)`, `bias (n)`, `A (m×k, lda)` and `B (n×k, ldb)`
+    /// are inside their slices.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gemm_nt(
+        m: usize,
+        n: usize,
+        k: usize,
+        c: &mut [f32],
+        ldc: usize,
+        bias: &[f32],
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        ldb: usize,
+    ) {
+        let nt = Nt {
+            k,
+            c: c.as_mut_ptr(),
+            ldc,
+            bias: bias.as_ptr(),
+            a: a.as_ptr(),
+            lda,
+            b: b.as_ptr(),
+            ldb,
+        };
+        let mut o = 0;
+        while o < n {
+            let no = (n - o).min(10);
+            let mut r = 0;
+            while r < m {
+                let mr = (m - r).min(2);
+                macro_rules! go {
+                    ($($no:literal)*) => {
+                        match (mr, no) {
+                            $((2, $no) => nt_tile::<2, $no>(r, o, nt),
+                              (_, $no) => nt_tile::<1, $no>(r, o, nt),)*
+                            _ => {}
+                        }
+                    };
+                }
+                // SAFETY: rows r .. r + mr ≤ m, outputs o .. o + no ≤ n.
+                unsafe { go!(1 2 3 4 5 6 7 8 9 10) };
+                r += mr;
+            }
+            o += no;
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    struct Nt {
+        k: usize,
+        c: *mut f32,
+        ldc: usize,
+        bias: *const f32,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        ldb: usize,
+    }
+
+    /// Rows `r0 .. r0 + MR` × outputs `o0 .. o0 + NO` of [`gemm_nt`]: `MR·NO` dot products in
+    /// registers, reduced once.
+    ///
+    /// # Safety
+    /// As [`gemm_nt`], for these rows and outputs.
+    #[inline(always)]
+    unsafe fn nt_tile<const MR: usize, const NO: usize>(r0: usize, o0: usize, t: Nt) {
+        // SAFETY (whole body): rows r0 + i < m of A and C, rows o0 + j < n of B and entries
+        // of bias, columns q < k (k a multiple of 16) — inside the caller's bounds.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); NO]; MR];
+            let mut q = 0;
+            while q < t.k {
+                let mut av = [_mm512_setzero_ps(); MR];
+                for (i, v) in av.iter_mut().enumerate() {
+                    *v = _mm512_loadu_ps(t.a.add((r0 + i) * t.lda + q));
+                }
+                for j in 0..NO {
+                    let bv = _mm512_loadu_ps(t.b.add((o0 + j) * t.ldb + q));
+                    for (row, &a) in acc.iter_mut().zip(&av) {
+                        row[j] = _mm512_fmadd_ps(a, bv, row[j]);
+                    }
+                }
+                q += LANES;
+            }
+            for (i, row) in acc.iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    *t.c.add((r0 + i) * t.ldc + o0 + j) =
+                        *t.bias.add(o0 + j) + _mm512_reduce_add_ps(*v);
+                }
+            }
+        }
+    }
+
+    /// Transposes the `rows × cols` top-left corner (both multiples of 16) of `src` into
+    /// `dst`, 16×16 blocks at a time: four rounds of interleaving row `i` with row `i + 8`
+    /// (`vpermt2ps`) transpose a block held in 16 registers.
+    ///
+    /// # Safety
+    /// AVX-512F; `src (rows×cols, lds)` and `dst (cols×rows, ldd)` are inside their slices.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn transpose_blocks(
+        rows: usize,
+        cols: usize,
+        src: &[f32],
+        lds: usize,
+        dst: &mut [f32],
+        ldd: usize,
+    ) {
+        let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        for i0 in (0..rows).step_by(LANES) {
+            for j0 in (0..cols).step_by(LANES) {
+                // SAFETY: rows i0 .. i0 + 16 ≤ rows and columns j0 .. j0 + 16 ≤ cols of src,
+                // and the transposed block of dst, are in bounds by the caller's contract.
+                unsafe {
+                    let mut r = [_mm512_setzero_ps(); LANES];
+                    for (i, v) in r.iter_mut().enumerate() {
+                        *v = _mm512_loadu_ps(s.add((i0 + i) * lds + j0));
+                    }
+                    for _ in 0..4 {
+                        let mut n = [_mm512_setzero_ps(); LANES];
+                        for i in 0..LANES / 2 {
+                            n[2 * i] = _mm512_permutex2var_ps(r[i], lo, r[i + 8]);
+                            n[2 * i + 1] = _mm512_permutex2var_ps(r[i], hi, r[i + 8]);
+                        }
+                        r = n;
+                    }
+                    for (j, v) in r.iter().enumerate() {
+                        _mm512_storeu_ps(d.add((j0 + j) * ldd + i0), *v);
+                    }
+                }
+            }
         }
     }
 
@@ -717,6 +937,69 @@ mod tests {
             seed += 1;
             case(seed, m, n, 29, Form::Rows, seed as usize);
             case(seed, m, n, 29, Form::GatherCols, seed as usize);
+        }
+    }
+
+    #[test]
+    fn dot_product_kernel_matches_naive_and_gemm() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // the logits (b×208·(10×208)ᵀ + b2) for full and ragged batches, other n and k
+        for (m, n, k) in [
+            (32, 10, 208),
+            (31, 10, 208),
+            (1, 10, 208),
+            (7, 13, 48),
+            (3, 4, 20),
+        ] {
+            let (lda, ldb, ldc) = (k + 16, k + 3, n + 5);
+            let a = random(&mut rng, m * lda);
+            let b = random(&mut rng, n * ldb);
+            let bias = random(&mut rng, n);
+            let c0 = random(&mut rng, m * ldc);
+            let mut fast = c0.clone();
+            gemm_nt(m, n, k, &mut fast, ldc, &bias, &a, lda, &b, ldb).unwrap();
+            let mut port = c0.clone();
+            for r in 0..m {
+                port[r * ldc..r * ldc + n].copy_from_slice(&bias);
+            }
+            let (av, bv) = (View::rows(&a, lda), View::transposed(&b, ldb));
+            gemm(m, n, k, &mut port, ldc, Some(1.0), av, bv, 1.0, 1).unwrap();
+            for i in 0..m {
+                for j in 0..ldc {
+                    let idx = i * ldc + j;
+                    if j >= n {
+                        assert_eq!(fast[idx].to_bits(), c0[idx].to_bits());
+                        continue;
+                    }
+                    let terms = (0..k).map(|p| (a[i * lda + p], b[j * ldb + p]));
+                    let want: f64 = f64::from(bias[j])
+                        + terms
+                            .clone()
+                            .map(|(x, y)| f64::from(x) * f64::from(y))
+                            .sum::<f64>();
+                    let mag: f32 = 1.0 + terms.map(|(x, y)| (x * y).abs()).sum::<f32>();
+                    let tol = 4e-6 * mag;
+                    assert!((f64::from(fast[idx]) - want).abs() <= f64::from(tol));
+                    assert!((f64::from(port[idx]) - want).abs() <= f64::from(tol));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transpose_is_exact_for_any_shape() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        for (rows, cols) in [(200, 784), (784, 200), (16, 16), (33, 17), (5, 3), (48, 32)] {
+            let (lds, ldd) = (cols + 7, rows + 9);
+            let src = random(&mut rng, rows * lds);
+            let mut dst = vec![7.0f32; cols * ldd];
+            transpose(rows, cols, &src, lds, &mut dst, ldd).unwrap();
+            for j in 0..cols {
+                for i in 0..ldd {
+                    let want = if i < rows { src[i * lds + j] } else { 7.0 };
+                    assert_eq!(dst[j * ldd + i].to_bits(), want.to_bits(), "({i},{j})");
+                }
+            }
         }
     }
 
