@@ -126,7 +126,8 @@ impl FusedModel {
 #[derive(Debug)]
 pub struct Workspace {
     batch: usize,
-    /// Standardised input rows for evaluation (training reads the dataset's rows in place).
+    /// Standardised input rows for evaluation (empty when training, which reads the dataset's
+    /// rows in place).
     x: AlignedVec,
     /// Offsets of the batch's rows in the dataset's standardised pixels.
     rows: Vec<usize>,
@@ -144,7 +145,7 @@ impl Workspace {
     pub fn new(batch: usize, with_momentum: bool) -> Self {
         Self {
             batch,
-            x: AlignedVec::zeros(batch * INPUT),
+            x: AlignedVec::zeros(0),
             rows: vec![0; batch],
             ones: vec![1.0; batch],
             h: AlignedVec::zeros(batch * HP),
@@ -375,6 +376,7 @@ pub fn evaluate_mlp(params: &[f32], data: &Dataset) -> Result<Eval, MlError> {
             let b = rows.len();
             let mut ws = Workspace::new(b, false);
             let images = &data.images()[rows.start * INPUT..rows.end * INPUT];
+            ws.x = AlignedVec::zeros(b * INPUT);
             standardize_into(ws.x.as_mut_slice(), images);
             let x = Lhs::View(View::rows(ws.x.as_slice(), INPUT));
             forward(ws.h.as_mut_slice(), &mut ws.z, &model, x, b)?;
