@@ -5,9 +5,9 @@
 //! `b2`, see [`crate::params`]). For the duration of a local training run they live in a
 //! [`FusedModel`]: the same values in the layout the GEMMs want — `W1ᵀ [784, 208]`, `b1 [208]`,
 //! `W2 [10, 208]`, `b2 [10]`, the hidden layer padded with zeros from 200 to 208 units (a
-//! multiple of the 16 f32 lanes of AVX-512). With that layout the `gemm` crate runs the two
-//! large products straight on the stored matrices, without packing (copying) `W1` at every
-//! step. The padded units stay exactly zero: their pre-activation is `0 + 0`, so ReLU's mask
+//! multiple of the 16 f32 lanes of AVX-512). With that layout the two large products run
+//! straight on the stored matrices ([`crate::kernel`]), without packing (copying) `W1` at
+//! every step. The padded units stay exactly zero: their pre-activation is `0 + 0`, so ReLU's mask
 //! zeroes their gradient, and `X`/`H` columns multiply into them only zeros.
 //!
 //! One step on a batch `X` of `B` rows (`B ≤ batch`; the rows are read in place from the
