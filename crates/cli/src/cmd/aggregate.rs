@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use deai_aggregation::fast::matmul::{Parallelism, gram_f32};
+use deai_aggregation::fast::matmul::{gram_f32, Parallelism};
 use deai_aggregation::{as_rows, from_spec, nnm_from_params, synthetic};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::Global;
 
