@@ -15,6 +15,22 @@
 //! the mean: they are stale copies. Scores are clamped at 0, gains under [`NOISE_FLOOR`] of the
 //! best one are zeroed (indistinguishable from evaluation noise), scaled so the best update gets
 //! `u16::MAX`, and quantized.
+//!
+//! Leave-one-out on a mean has one blind spot: removing `Δⱼ` also changes the mean's divisor
+//! from `m` to `m − 1`. When the honest updates together overshoot (non-IID shards, several
+//! local epochs), an update that only *shrinks* the step — Gaussian noise, orthogonal to
+//! everything — scores positive by diluting the others. So an update also has to show an effect
+//! of its own, on at least one of two tests (in the spirit of Zeno's descent score and RONI,
+//! "reject on negative influence"); it scores 0 when it fails both:
+//! - **alone**: `L(w) − L(w + Δⱼ/m)`, the update at its share of the mean applied alone, is
+//!   above [`NOISE_FLOOR`] of the best such gain of the round;
+//! - **at a fixed step**: `L(w + (S − Δⱼ)/m) − L(w + S/m) > 0` (`S` the sum of the fresh
+//!   updates): with the divisor kept, the mean is better with `Δⱼ` than with nothing in its
+//!   place.
+//!
+//! An honest update on a skewed shard may fail one test (it hurts alone, or the mean overshoots
+//! without it) but rarely both; noise fails both, since in expectation it moves the loss only
+//! through the divisor.
 
 use deai_ml::{Dataset, LocalCfg, ModelKind};
 use rand::SeedableRng;
@@ -402,15 +418,35 @@ pub fn honest_scores(
         };
         Ok(f64::from(deai_ml::evaluate(view.model, &trial, eval)?.loss))
     };
+    let loss_of = |trial: &[f32]| -> Result<f64, SimError> {
+        let l = f64::from(deai_ml::evaluate(view.model, trial, eval)?.loss);
+        Ok(if l.is_finite() { l } else { f64::INFINITY })
+    };
     let all = loss_with(None)?;
-    for ((score, c), _) in scores
-        .iter_mut()
-        .zip(candidates)
-        .zip(&fresh)
-        .filter(|(_, &f)| f)
-    {
+    let before = loss_of(view.global)?;
+    let share = 1.0 / m as f64;
+    // Per fresh candidate: its gain alone at its share of the mean, and whether the mean at a
+    // fixed divisor is better with it than without (see the module docs).
+    let mut alone = vec![f64::NEG_INFINITY; candidates.len()];
+    let mut helps_at_fixed_step = vec![false; candidates.len()];
+    let mut trial = vec![0.0f32; d];
+    for (j, c) in candidates.iter().enumerate().filter(|&(j, _)| fresh[j]) {
         let gain = loss_with(Some(c.delta))? - all;
-        *score = if gain.is_finite() { gain.max(0.0) } else { 0.0 };
+        scores[j] = if gain.is_finite() { gain.max(0.0) } else { 0.0 };
+        for ((t, &g), &x) in trial.iter_mut().zip(view.global).zip(c.delta) {
+            *t = g + (f64::from(x) * share) as f32;
+        }
+        alone[j] = before - loss_of(&trial)?;
+        for (((t, &g), &s), &x) in trial.iter_mut().zip(view.global).zip(&sum).zip(c.delta) {
+            *t = g + ((s - f64::from(x)) * share) as f32;
+        }
+        helps_at_fixed_step[j] = loss_of(&trial)? > all;
+    }
+    let best_alone = alone.iter().copied().fold(0.0f64, f64::max);
+    for ((score, a), &fixed) in scores.iter_mut().zip(&alone).zip(&helps_at_fixed_step) {
+        if !(*a > NOISE_FLOOR * best_alone || fixed) {
+            *score = 0.0;
+        }
     }
     // Gains below the noise floor are indistinguishable from evaluation noise.
     let best = scores.iter().copied().fold(0.0f64, f64::max);

@@ -81,3 +81,84 @@ fn holdout_set_exposes_a_lookup_attacker() {
     // ... on a set it never saw it is not.
     assert!(caught < fooled / 2.0, "with holdout: {caught} vs {fooled}");
 }
+
+/// An update that only shrinks the mean's step earns nothing, even where shrinking helps.
+///
+/// Three honest updates (1 local epoch on IID shards) are scaled so that their mean overshoots
+/// the best step along it by a quarter; a fourth update is Gaussian noise, as the noise
+/// free-rider reveals. Leave-one-out alone pays the noise (removing it makes the step longer,
+/// which is worse): the test checks that first, then that the honest validator scores it 0 and
+/// still pays the honest updates.
+#[test]
+fn noise_that_only_dilutes_an_overshooting_mean_scores_zero() {
+    use deai_ml::{evaluate, train_local, LocalCfg, ModelKind};
+    use deai_sim::actors::{honest_scores, Candidate, ValidatorView};
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let splits = deai_ml::data::load_dir(&root.join("data/mnist-10k")).unwrap();
+    let eval = splits.test.subset(&(0..400).collect::<Vec<_>>()).unwrap();
+    let model = ModelKind::Mlp;
+    let global = model.init(3);
+    let deltas: Vec<Vec<f32>> = (0..3)
+        .map(|c| {
+            let idx: Vec<usize> = (c * 400..(c + 1) * 400).collect();
+            let t =
+                train_local(&global, &splits.train, &idx, &LocalCfg::default(), c as u64).unwrap();
+            t.params.iter().zip(&global).map(|(p, g)| p - g).collect()
+        })
+        .collect();
+    let loss = |w: &[f32]| f64::from(evaluate(model, w, &eval).unwrap().loss);
+    let step = |scale: f32, parts: &[&Vec<f32>]| -> Vec<f32> {
+        let k = parts.len() as f32;
+        (0..global.len())
+            .map(|i| global[i] + scale * parts.iter().map(|p| p[i]).sum::<f32>() / k)
+            .collect()
+    };
+    // The best step along the honest mean, on a grid; scale the updates to overshoot it.
+    let all3: Vec<&Vec<f32>> = deltas.iter().collect();
+    let best = (1..=60)
+        .map(|i| i as f32 * 0.5)
+        .min_by(|&a, &b| loss(&step(a, &all3)).total_cmp(&loss(&step(b, &all3))))
+        .unwrap();
+    let overshoot = best / 0.8;
+    let honest: Vec<Vec<f32>> = deltas
+        .iter()
+        .map(|d| d.iter().map(|x| x * overshoot).collect())
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let normal = Normal::new(0.0f32, 0.01).unwrap();
+    let noise: Vec<f32> = (0..global.len()).map(|_| normal.sample(&mut rng)).collect();
+
+    let with_noise: Vec<&Vec<f32>> = honest.iter().chain([&noise]).collect();
+    let without: Vec<&Vec<f32>> = honest.iter().collect();
+    let loo_noise = loss(&step(1.0, &without)) - loss(&step(1.0, &with_noise));
+    assert!(
+        loo_noise > 0.0,
+        "setup: leave-one-out should pay the noise here (gain {loo_noise}, best scale {best})"
+    );
+
+    let candidates: Vec<Candidate<'_>> = with_noise
+        .iter()
+        .enumerate()
+        .map(|(j, d)| Candidate {
+            blob: [j as u8; 32],
+            origin: None,
+            delta: d,
+        })
+        .collect();
+    let view = ValidatorView {
+        round: 1,
+        model,
+        global: &global,
+        seen: &[],
+        last_consensus: None,
+    };
+    let scores = honest_scores(&view, &candidates, &eval).unwrap();
+    assert_eq!(scores[3], 0.0, "the noise was paid: {scores:?}");
+    assert!(
+        scores[..3].iter().any(|&s| s > 0.0),
+        "no honest update was paid: {scores:?}"
+    );
+}
