@@ -1,4 +1,6 @@
 //! Helpers shared by the CLI integration tests: run the `deai` binary on a data directory.
+//! Each test binary compiles this module and uses only some of its helpers.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
