@@ -150,9 +150,10 @@ proptest::proptest! {
     }
 }
 
-/// Multi-Krum's two production routes — the mean of the kept rows, or (when fewer rows are
-/// left out than kept) the column sums from the Gram pass minus the rows left out — agree with
-/// the reference (f64 sums, one rounding: 2e-6 of the input scale).
+/// Multi-Krum's two production routes — the mean of the kept rows, or (from 32 rows, when
+/// fewer rows are left out than kept) the column sums from the Gram pass minus the rows left
+/// out — agree with the reference (f64 sums, one rounding: 2e-6 of the input scale). n = 10
+/// and n = 12 keep most rows but take the direct mean (below 32 rows); n = 64 subtracts.
 #[test]
 fn multi_krum_routes_agree_with_reference() {
     for (seed, n, f, d, m) in [
@@ -196,7 +197,8 @@ fn column_blocked_sums_agree_with_reference() {
         assert_close("fedavg", &x32, &w, 2e-6);
         let clip = serde_json::json!({ "max_norm": honest_norm, "weights": ds.counts });
         assert_close("norm_clipping_mean", &x32, &clip, 2e-6);
-        // m = n - 2 leaves out fewer rows than it keeps: Gram column sums minus those rows.
+        // m = n - 2 leaves out fewer rows than it keeps: at n = 37 the Gram column sums minus
+        // those rows, at n = 16 and 20 (below 32 rows) the column-blocked mean of the kept rows.
         assert_close(
             "multi_krum",
             &x32,
