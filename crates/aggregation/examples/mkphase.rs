@@ -27,7 +27,8 @@ fn main() {
     let mut keep = vec![0.125; n];
     keep[0] = 0.0;
     keep[1] = 0.0;
-    let mut t = [f64::MAX; 8];
+    let mut t = [f64::MAX; 11];
+    let mut reuse = vec![1.0f32; d];
     for _ in 0..rep {
         best(&mut t[0], || fast::plain_sum_blocked(&rows));
         best(&mut t[1], || fast::gram(&rows).unwrap());
@@ -39,6 +40,20 @@ fn main() {
         best(&mut t[5], || mk.aggregate(&rows).unwrap());
         best(&mut t[7], || {
             fast::combine("x", &rows, &keep, false).unwrap()
+        });
+        best(&mut t[8], || vec![0.0f32; d]);
+        best(&mut t[9], || {
+            use rayon::prelude::*;
+            let mut v = vec![0.0f32; d];
+            v.par_chunks_mut(16384)
+                .for_each(|c| c.iter_mut().for_each(|x| *x = 1.0));
+            v
+        });
+        best(&mut t[10], || {
+            use rayon::prelude::*;
+            reuse
+                .par_chunks_mut(16384)
+                .for_each(|c| c.iter_mut().for_each(|x| *x = 1.0));
         });
         best(&mut t[6], || {
             vec![0.0f64; d].iter_mut().for_each(|v| *v = 1.0)
@@ -53,6 +68,9 @@ fn main() {
         "multi_krum",
         "alloc+touch f64 d",
         "combine kept",
+        "vec![0f32; d]",
+        "new vec, par fill",
+        "old vec, par fill",
     ];
     for (nm, v) in names.iter().zip(t) {
         println!(
