@@ -531,6 +531,11 @@ fn norm_clipped_sum_steps(
     for &i in &clipped_early {
         coeffs[i].1 = a[i] * clip_scale(sq_norms[i]);
     }
+    // The fused pass measures only the rows whose norm is not known yet.
+    #[cfg(target_arch = "x86_64")]
+    let measure: Vec<bool> = (0..rows.len())
+        .map(|i| clipped_early.binary_search(&i).is_err())
+        .collect();
     let mut out = vec![0.0f32; d];
     #[cfg(target_arch = "x86_64")]
     // Column-blocked whatever n: unlike the plain weighted sum, the row-at-a-time fused pass
@@ -548,6 +553,7 @@ fn norm_clipped_sum_steps(
                     ClipSumV4 {
                         simd,
                         all: &coeffs,
+                        measure: &measure,
                         chunk,
                         base,
                     },
@@ -721,6 +727,8 @@ impl Kernel for ClipSumKernel<'_, '_> {
 struct ClipSumV4<'a, 'b> {
     simd: pulp::x86::V4,
     all: &'a [(&'b [f32], f64)],
+    /// Whether to measure each row's norm (false: known already, its squares are skipped).
+    measure: &'a [bool],
     chunk: &'a mut [f32],
     base: usize,
 }
@@ -742,7 +750,7 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_> {
         let mut j = self.base;
         for dst in &mut blocks {
             let mut acc = [zero; V8];
-            for (&(r, c), s) in self.all.iter().zip(sq.iter_mut()) {
+            for ((&(r, c), s), &measure) in self.all.iter().zip(sq.iter_mut()).zip(self.measure) {
                 for k in 0..REG / 16 {
                     matmul::prefetch(r, j + PREFETCH + 16 * k);
                 }
@@ -756,6 +764,9 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_> {
                 let cv = simd.splat_f64x8(c);
                 for v in 0..V8 {
                     acc[v] = simd.mul_add_f64x8(cv, simd.convert_f32x8_to_f64x8(x8[v]), acc[v]);
+                }
+                if !measure {
+                    continue;
                 }
                 let mut p = simd.mul_f32s(x16[0], x16[0]);
                 let mut q = simd.mul_f32s(x16[1], x16[1]);
