@@ -1309,6 +1309,10 @@ pub enum OrderStat {
 
 /// Coordinate-wise median or trimmed mean through a pruned sorting network.
 pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> Result<Vec<f32>> {
+    on_pool(|| order_statistic_steps(rule, rows, stat))
+}
+
+fn order_statistic_steps(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> Result<Vec<f32>> {
     use network::{Needed, Network};
     let n = rows.len();
     let d = rows[0].len();
@@ -1322,16 +1326,17 @@ pub fn order_statistic(rule: &'static str, rows: &[&[f32]], stat: OrderStat) -> 
         .par_chunks_mut(TASK_COLUMNS)
         .enumerate()
         .map(|(t, chunk)| {
-            pulp::Arch::new().dispatch(NetworkKernel {
+            let bad = pulp::Arch::new().dispatch(NetworkKernel {
                 rows,
                 steps: &net.steps,
                 stat,
-                chunk,
+                chunk: &mut *chunk,
                 base: t * TASK_COLUMNS,
-            })
+            });
+            bad || !f32_finite(chunk)
         })
         .reduce(|| false, |a, b| a || b);
-    if bad || !all_finite(&out) {
+    if bad {
         return Err(non_finite_error(rule, rows));
     }
     Ok(out)
