@@ -395,12 +395,15 @@ pub fn honest_scores(
             *a += f64::from(x);
         }
     }
+    // The loss of a trial model on the evaluation set; a non-finite loss counts as infinite.
+    let loss_of = |trial: &[f32]| -> Result<f64, SimError> {
+        let l = f64::from(deai_ml::evaluate(view.model, trial, eval)?.loss);
+        Ok(if l.is_finite() { l } else { f64::INFINITY })
+    };
     let loss_with = |exclude: Option<&[f32]>| -> Result<f64, SimError> {
         let k = if exclude.is_some() { m - 1 } else { m };
         if k == 0 {
-            return Ok(f64::from(
-                deai_ml::evaluate(view.model, view.global, eval)?.loss,
-            ));
+            return loss_of(view.global);
         }
         let trial: Vec<f32> = match exclude {
             Some(ex) => view
@@ -417,11 +420,7 @@ pub fn honest_scores(
                 .map(|(&g, &s)| g + (s / k as f64) as f32)
                 .collect(),
         };
-        Ok(f64::from(deai_ml::evaluate(view.model, &trial, eval)?.loss))
-    };
-    let loss_of = |trial: &[f32]| -> Result<f64, SimError> {
-        let l = f64::from(deai_ml::evaluate(view.model, trial, eval)?.loss);
-        Ok(if l.is_finite() { l } else { f64::INFINITY })
+        loss_of(&trial)
     };
     let all = loss_with(None)?;
     let before = loss_of(view.global)?;
