@@ -53,17 +53,20 @@ pub fn dataset(seed: u64, n: usize, f: usize, d: usize) -> Dataset {
     }
 }
 
+/// The median of the rows' Euclidean norms (upper median): a clipping bound that keeps the
+/// honest rows of a dataset whose Byzantine rows are the larger ones.
+pub fn median_row_norm(ds: &Dataset) -> f64 {
+    let mut norms: Vec<f64> =
+        ds.x.iter()
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .collect();
+    norms.sort_by(f64::total_cmp);
+    norms[ds.x.len() / 2]
+}
+
 /// Every rule with parameters fitting the dataset (n rows, f Byzantine).
 pub fn specs(ds: &Dataset, f: usize) -> Vec<(String, Value)> {
-    let n = ds.x.len();
-    let honest_norm = {
-        let mut norms: Vec<f64> =
-            ds.x.iter()
-                .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
-                .collect();
-        norms.sort_by(f64::total_cmp);
-        norms[n / 2]
-    };
+    let honest_norm = median_row_norm(ds);
     vec![
         ("fedavg".into(), json!({ "weights": ds.counts })),
         ("fedavg".into(), json!({})),

@@ -2,7 +2,7 @@
 
 use deai_aggregation::{as_rows, from_spec};
 
-use crate::common::{dataset, specs, to_f32, widen};
+use crate::common::{dataset, median_row_norm, specs, to_f32, widen};
 
 #[test]
 fn f32_path_agrees_with_f64_path() {
@@ -65,14 +65,7 @@ fn norm_clipping_routes_agree(n: usize) {
     let d = 70_000usize;
     let ds = dataset(7, n, 2, d);
     let base = to_f32(&ds.x);
-    let honest_norm = {
-        let mut norms: Vec<f64> =
-            ds.x.iter()
-                .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
-                .collect();
-        norms.sort_by(f64::total_cmp);
-        norms[n / 2]
-    };
+    let honest_norm = median_row_norm(&ds);
     let mut cases: Vec<(&str, Vec<Vec<f32>>)> = Vec::new();
     // A scaled attacker (model replacement ×1e12): clipped early, must not swamp the sum.
     let mut huge = base.clone();
@@ -185,14 +178,7 @@ fn column_blocked_sums_agree_with_reference() {
     ] {
         let ds = dataset(seed, n, f, d);
         let x32 = to_f32(&ds.x);
-        let honest_norm = {
-            let mut norms: Vec<f64> =
-                ds.x.iter()
-                    .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
-                    .collect();
-            norms.sort_by(f64::total_cmp);
-            norms[n / 2]
-        };
+        let honest_norm = median_row_norm(&ds);
         let w = serde_json::json!({ "weights": ds.counts });
         assert_close("fedavg", &x32, &w, 2e-6);
         let clip = serde_json::json!({ "max_norm": honest_norm, "weights": ds.counts });
