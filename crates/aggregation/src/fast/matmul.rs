@@ -121,15 +121,7 @@ pub fn mix_f32(
 #[inline(always)]
 pub fn prefetch(x: &[f32], at: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(v) = x.get(at) {
-        // SAFETY: `_mm_prefetch` only needs SSE, which every x86-64 CPU has, and the pointer
-        // comes from a live reference (a prefetch of any address is harmless anyway).
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                std::ptr::from_ref(v).cast(),
-            );
-        }
-    }
+    prefetch_hint::<{ std::arch::x86_64::_MM_HINT_T0 }>(x, at);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (x, at);
 }
@@ -138,14 +130,18 @@ pub fn prefetch(x: &[f32], at: usize) {
 #[inline(always)]
 pub fn prefetch_l2(x: &[f32], at: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(v) = x.get(at) {
-        // SAFETY: as in `prefetch`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                std::ptr::from_ref(v).cast(),
-            );
-        }
-    }
+    prefetch_hint::<{ std::arch::x86_64::_MM_HINT_T1 }>(x, at);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (x, at);
+}
+
+/// `_mm_prefetch` of `x[at]` with the cache-level hint `HINT`, when `at` is in range.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch_hint<const HINT: i32>(x: &[f32], at: usize) {
+    if let Some(v) = x.get(at) {
+        // SAFETY: `_mm_prefetch` only needs SSE, which every x86-64 CPU has, and the pointer
+        // comes from a live reference (a prefetch of any address is harmless anyway).
+        unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(std::ptr::from_ref(v).cast()) }
+    }
 }
