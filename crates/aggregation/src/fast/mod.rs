@@ -2,12 +2,12 @@
 //! (runtime dispatch to AVX2/AVX-512 through `pulp`, safe code), both cores (rayon) and the
 //! memory traffic of about one read of the n×d matrix where the rule allows it.
 //!
-//! - Weighted sums (FedAvg, Multi-Krum's mean, the last step of most rules): one pass. From
-//!   16 rows on (AVX-512), column-blocked: for each block of 128 columns
+//! - Weighted sums (FedAvg, Multi-Krum's mean, the last step of most rules): one pass. With
+//!   AVX-512, column-blocked: for each block of 128 columns
 //!   every row's piece is fused-multiply-added into f64 accumulators held in registers (each
 //!   row prefetched a few blocks ahead) and the block is written once — n short streams at a
-//!   time, which this machine class reads faster than one long one. With fewer rows: column
-//!   blocks of f64 accumulators in L1, four rows per sweep.
+//!   time, which this machine class reads faster than one long one. Without: column blocks
+//!   of f64 accumulators in L1, four rows per sweep.
 //! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
 //!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
 //!   clipped rows ([`norm_clipped_sum`]); the fused pass is column-blocked as the weighted
@@ -46,10 +46,6 @@ const BLOCK: usize = 1024;
 /// Columns per register block of the column-blocked passes: 128 f32 values (eight AVX-512
 /// vectors), sixteen vectors of f64 accumulators.
 const REG: usize = 128;
-/// Rows (with a nonzero coefficient) from which the weighted sums use the column-blocked
-/// register kernel: every row's piece of a [`REG`]-column block is added into registers and
-/// the block is written once. With fewer rows the row-at-a-time L1 kernel streams faster.
-const REG_MIN_ROWS: usize = 16;
 /// How far ahead (in values) the column-blocked kernels prefetch each row.
 const PREFETCH: usize = 4 * REG;
 
@@ -78,9 +74,10 @@ impl Kernel for SumKernel<'_> {
 
 /// The same plain sum, column-blocked: per task of columns, each block of 128 columns of
 /// every row is summed in registers (f32 lanes, each row prefetched 512 values ahead) and
-/// added to the total once. It reads n streams at a time and, from about 16 rows on, streams
-/// faster from memory than the contiguous [`plain_sum`] on this machine class; the
-/// benchmarks time both and take the faster as the bound.
+/// added to the total once. It reads n streams at a time and streams faster from memory than
+/// the contiguous [`plain_sum`] on this machine class (d = 10⁶: 0.48 against 0.87 ms at
+/// n = 10, 3.3 against 5.5 ms at n = 50); the benchmarks time both and take the faster as the
+/// bound.
 pub fn plain_sum_blocked(rows: &[&[f32]]) -> f32 {
     let d = rows.first().map_or(0, |r| r.len());
     (0..d.div_ceil(TASK_COLUMNS))
@@ -231,17 +228,66 @@ fn accumulate(acc: &mut [f64], rows: &[(&[f32], f64)], start: usize) {
     }
 }
 
-/// out[j] = init(j) + Σᵢ cᵢ·xᵢⱼ, skipping rows with cᵢ = 0, written through `conv`; returns
-/// whether `finite` holds for every column task's piece of the output (checked by the task
-/// that wrote it, while it is in cache).
-fn combine_into<O: Send>(
-    rows: &[&[f32]],
-    coeffs: &[f64],
-    init: impl Fn(usize) -> f64 + Sync,
-    conv: impl Fn(f64) -> O + Sync,
-    finite: impl Fn(&[O]) -> bool + Sync,
-    out: &mut [O],
-) -> bool {
+/// What a weighted sum starts from.
+#[derive(Clone, Copy)]
+enum Init<'a> {
+    Zero,
+    /// out[j] starts at k·v[j].
+    Scaled(f64, &'a [f64]),
+}
+
+/// An output element type of the weighted sums: f32 (rounded once) or f64.
+///
+/// Plain methods with `#[inline(always)]`, not closures: a closure passed into a SIMD kernel is
+/// compiled once, for the baseline instruction set, and called per element (at n = 10,
+/// d = 10⁶ those calls cost a third of the pass).
+trait Narrow: Copy + Send + Sync {
+    fn narrow(x: f64) -> Self;
+    /// Whether a piece of the output is finite (f64 sums are not checked).
+    fn all_finite(piece: &[Self]) -> bool;
+}
+
+impl Narrow for f32 {
+    #[inline(always)]
+    fn narrow(x: f64) -> f32 {
+        x as f32
+    }
+    fn all_finite(piece: &[f32]) -> bool {
+        f32_finite(piece)
+    }
+}
+
+impl Narrow for f64 {
+    #[inline(always)]
+    fn narrow(x: f64) -> f64 {
+        x
+    }
+    fn all_finite(_: &[f64]) -> bool {
+        true
+    }
+}
+
+/// dst[l] = init(start + l) + acc[l], narrowed.
+#[inline(always)]
+fn store<O: Narrow>(dst: &mut [O], acc: &[f64], init: Init<'_>, start: usize) {
+    match init {
+        Init::Zero => {
+            for (o, &a) in dst.iter_mut().zip(acc) {
+                *o = O::narrow(a);
+            }
+        }
+        Init::Scaled(k, v) => {
+            for ((o, &a), &p) in dst.iter_mut().zip(acc).zip(&v[start..]) {
+                *o = O::narrow(k * p + a);
+            }
+        }
+    }
+}
+
+/// out[j] = init(j) + Σᵢ cᵢ·xᵢⱼ, skipping rows with cᵢ = 0; returns whether every column
+/// task's piece of the output is finite (checked by the task that wrote it, while it is in
+/// cache).
+fn combine_into<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>, out: &mut [O]) -> bool {
     let active: Vec<(&[f32], f64)> = rows
         .iter()
         .zip(coeffs)
@@ -249,12 +295,12 @@ fn combine_into<O: Send>(
         .map(|(r, &c)| (*r, c))
         .collect();
     #[cfg(target_arch = "x86_64")]
-    let v4 = pulp::x86::V4::try_new().filter(|_| active.len() >= REG_MIN_ROWS);
+    let v4 = pulp::x86::V4::try_new();
     out.par_chunks_mut(TASK_COLUMNS)
         .enumerate()
         .map(|(t, chunk)| {
             let base = t * TASK_COLUMNS;
-            let (active, init, conv, finite) = (&active[..], &init, &conv, &finite);
+            let active = &active[..];
             #[cfg(target_arch = "x86_64")]
             if let Some(simd) = v4 {
                 pulp::Simd::vectorize(
@@ -263,21 +309,19 @@ fn combine_into<O: Send>(
                         simd,
                         active,
                         init,
-                        conv,
                         chunk: &mut *chunk,
                         base,
                     },
                 );
-                return finite(chunk);
+                return O::all_finite(chunk);
             }
             simd(CombineKernel {
                 active,
                 init,
-                conv,
                 chunk: &mut *chunk,
                 base,
             });
-            finite(chunk)
+            O::all_finite(chunk)
         })
         .reduce(|| true, |a, b| a && b)
 }
@@ -285,22 +329,20 @@ fn combine_into<O: Send>(
 /// The column-blocked weighted sum (AVX-512): for each [`REG`]-column block, every active
 /// row's piece is converted to f64 and fused-multiply-added into sixteen 8-lane accumulators
 /// held in registers, and the block is written once. Reading n row streams at a time, it
-/// streams from memory faster than the row-at-a-time [`CombineKernel`] once there are
-/// [`REG_MIN_ROWS`] rows. Each output value is one fixed-order sum whatever the thread count.
+/// streams from memory faster than the row-at-a-time [`CombineKernel`] for any n (same-run
+/// A/B, n = 2–12: 1.3–1.9× → 1.0–1.4× the bound). Each output value is one fixed-order sum
+/// whatever the thread count.
 #[cfg(target_arch = "x86_64")]
-struct RegCombineV4<'a, 'b, I, C, O> {
+struct RegCombineV4<'a, 'b, O> {
     simd: pulp::x86::V4,
     active: &'a [(&'b [f32], f64)],
-    init: &'a I,
-    conv: &'a C,
+    init: Init<'a>,
     chunk: &'a mut [O],
     base: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl<I: Fn(usize) -> f64, C: Fn(f64) -> O, O> pulp::NullaryFnOnce
-    for RegCombineV4<'_, '_, I, C, O>
-{
+impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, O> {
     type Output = ();
     #[inline(always)]
     fn call(self) {
@@ -326,32 +368,30 @@ impl<I: Fn(usize) -> f64, C: Fn(f64) -> O, O> pulp::NullaryFnOnce
                 }
             }
             let acc: [f64; REG] = pulp::bytemuck::cast::<[f64x8; VECS], [f64; REG]>(acc);
-            for (l, (o, &a)) in dst.iter_mut().zip(acc.iter()).enumerate() {
-                *o = (self.conv)((self.init)(j + l) + a);
-            }
+            store(dst, &acc, self.init, j);
             j += REG;
         }
-        for (k, o) in blocks.into_remainder().iter_mut().enumerate() {
-            let mut a = (self.init)(j + k);
+        let tail = blocks.into_remainder();
+        let mut acc = [0.0f64; REG];
+        for (k, a) in acc[..tail.len()].iter_mut().enumerate() {
             for &(r, c) in self.active {
-                a += c * f64::from(r[j + k]);
+                *a += c * f64::from(r[j + k]);
             }
-            *o = (self.conv)(a);
         }
+        store(tail, &acc, self.init, j);
     }
 }
 
 /// The row-at-a-time weighted sum: per L1-resident [`BLOCK`] of f64 accumulators, four
 /// rows per sweep.
-struct CombineKernel<'a, 'b, I, C, O> {
+struct CombineKernel<'a, 'b, O> {
     active: &'a [(&'b [f32], f64)],
-    init: &'a I,
-    conv: &'a C,
+    init: Init<'a>,
     chunk: &'a mut [O],
     base: usize,
 }
 
-impl<I: Fn(usize) -> f64, C: Fn(f64) -> O, O> Kernel for CombineKernel<'_, '_, I, C, O> {
+impl<O: Narrow> Kernel for CombineKernel<'_, '_, O> {
     type Out = ();
     #[inline(always)]
     fn run(self) {
@@ -359,13 +399,9 @@ impl<I: Fn(usize) -> f64, C: Fn(f64) -> O, O> Kernel for CombineKernel<'_, '_, I
         for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
             let start = self.base + b * BLOCK;
             let acc = &mut acc[..dst.len()];
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = (self.init)(start + j);
-            }
+            acc.fill(0.0);
             accumulate(acc, self.active, start);
-            for (o, &a) in dst.iter_mut().zip(acc.iter()) {
-                *o = (self.conv)(a);
-            }
+            store(dst, acc, self.init, start);
         }
     }
 }
@@ -380,8 +416,7 @@ pub fn combine(
 ) -> Result<Vec<f32>> {
     let d = rows.first().map_or(0, |r| r.len());
     let mut out = vec![0.0f32; d];
-    let finite =
-        on_pool(|| combine_into(rows, coeffs, |_| 0.0, |a| a as f32, f32_finite, &mut out));
+    let finite = on_pool(|| combine_into(rows, coeffs, Init::Zero, &mut out));
     if !finite {
         return Err(non_finite_error(rule, rows));
     }
@@ -403,10 +438,10 @@ pub fn combine(
 }
 
 /// Σᵢ cᵢxᵢ with f64 output (no rounding), plus `init`.
-fn combine_f64(rows: &[&[f32]], coeffs: &[f64], init: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
+fn combine_f64(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> Vec<f64> {
     let d = rows.first().map_or(0, |r| r.len());
     let mut out = vec![0.0f64; d];
-    combine_into(rows, coeffs, init, |a| a, |_| true, &mut out);
+    combine_into(rows, coeffs, init, &mut out);
     out
 }
 
@@ -597,7 +632,7 @@ fn norm_clipped_sum_steps(
             .zip(&sq_norms)
             .map(|(c, &s)| c * clip_scale(s))
             .collect();
-        out_finite = combine_into(rows, &exact, |_| 0.0, |v| v as f32, f32_finite, &mut out);
+        out_finite = combine_into(rows, &exact, Init::Zero, &mut out);
     } else if !late.is_empty() {
         let correction: Vec<(&[f32], f64)> = late
             .iter()
@@ -885,7 +920,7 @@ pub fn centered_clipping(
         let keep = 1.0 - scale.iter().sum::<f64>() * inv_n;
         let coeffs: Vec<f64> = scale.iter().map(|s| s * inv_n).collect();
         let prev = v;
-        v = combine_f64(rows, &coeffs, |j| keep * prev[j]);
+        v = combine_f64(rows, &coeffs, Init::Scaled(keep, &prev));
     }
     crate::rules::narrow(rule, &v)
 }
@@ -1167,14 +1202,7 @@ fn multi_krum_steps(rule: &'static str, rows: &[&[f32]], m: usize, nn: usize) ->
         coeffs[i] = -inv_m;
     }
     let mut out = vec![0.0f32; rows[0].len()];
-    if !combine_into(
-        rows,
-        &coeffs,
-        |j| sums[j] * inv_m,
-        |a| a as f32,
-        f32_finite,
-        &mut out,
-    ) {
+    if !combine_into(rows, &coeffs, Init::Scaled(inv_m, &sums), &mut out) {
         return Err(non_finite_error(rule, rows));
     }
     Ok(out)
