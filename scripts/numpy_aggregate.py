@@ -5,7 +5,8 @@ Times the usual numpy way of computing each robust aggregation rule on an n×d f
 built like the Rust benchmark's synthetic round (n − f honest rows μ + N(0, 0.5²), f = ⌊0.2n⌋
 Byzantine rows 20·N(0, 1)), and prints each rule's time and its ratio to numpy's own plain
 single-pass sum of the same matrix, measured in the same process and interleaved with it
-(minimum over --repeat runs each).
+(minimum over at least --repeat runs each, more until a rule's runs add up to --min-time
+seconds, at most 1000).
 
 The baselines (numpy at its ordinary best, no hand tuning):
   fedavg              w @ X / Σw                          (BLAS gemv)
@@ -21,7 +22,7 @@ The baselines (numpy at its ordinary best, no hand tuning):
                       ≤ 1e-6·‖z‖ (float32 sums cannot get closer; prints the iterations)
 
 Usage: python3 scripts/numpy_aggregate.py [--n 10,50,100] [--d 159010,1000000]
-       [--rules fedavg,...] [--repeat 3] [--seed 1] [--json]
+       [--rules fedavg,...] [--repeat 3] [--min-time 0.2] [--seed 1] [--json]
 Krum and Multi-Krum are also timed against one X @ X.T of the same matrix (numpy's BLAS
 product, interleaved in the same way): at these sizes the product, not the read, is their
 bound. With --json it prints one JSON array of records {n, d, f, rule, seconds,
@@ -122,6 +123,7 @@ def main():
     p.add_argument("--d", default="159010,1000000")
     p.add_argument("--rules", default=",".join(RULES))
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--min-time", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -135,7 +137,8 @@ def main():
     records = []
     if not args.json:
         print(
-            f"numpy {np.__version__} baselines, min of {args.repeat} runs interleaved with "
+            f"numpy {np.__version__} baselines, min of at least {args.repeat} runs (more until "
+            f"they add up to {args.min_time} s) interleaved with "
             "numpy's own single-pass sum X.sum() (the bound)"
         )
         print(f"{'n':>4} {'d':>8} {'rule':<20} {'ms':>9} {'x bound':>8}")
@@ -150,7 +153,9 @@ def main():
             for rule in rules:
                 best = float("inf")
                 extra = {}
-                for _ in range(max(args.repeat, 1)):
+                runs, spent = 0, 0.0
+                while runs < max(args.repeat, 1) or (spent < args.min_time and runs < 1000):
+                    runs += 1
                     t = time.perf_counter()
                     x.sum()
                     bound = min(bound, time.perf_counter() - t)
@@ -174,7 +179,9 @@ def main():
                     elif rule == "geometric_median":
                         _, its = geometric_median(x)
                         extra["iterations"] = its
-                    best = min(best, time.perf_counter() - t)
+                    elapsed = time.perf_counter() - t
+                    spent += elapsed
+                    best = min(best, elapsed)
                 rows.append((rule, best, extra))
             if not args.json:
                 print(f"{n:>4} {d:>8} {'[bound] X.sum()':<20} {bound * 1e3:>9.2f} {1.0:>8.2f}")

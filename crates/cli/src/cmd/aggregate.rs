@@ -70,9 +70,14 @@ pub struct BenchAggregateArgs {
     /// Rules to time (comma-separated; default every rule plus nnm+krum).
     #[arg(long, value_delimiter = ',')]
     pub rules: Vec<String>,
-    /// Timed runs per measurement; the minimum is reported.
+    /// Timed runs per measurement at least; the minimum is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Keep running each rule (interleaved with the baselines) until its runs add up to this
+    /// many seconds (at most 1000 runs): a sub-millisecond rule then gets as many samples as
+    /// the bound, which every rule's runs also sample, so their minimums are comparable.
+    #[arg(long, default_value_t = 0.2)]
+    pub min_time: f64,
     /// Seed of the synthetic updates.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -85,6 +90,9 @@ pub struct BenchAggregateArgs {
     #[arg(long)]
     pub numpy_script: Option<PathBuf>,
 }
+
+/// Cap on the runs of one rule in one cell (with `--min-time`).
+const MAX_RUNS: usize = 1000;
 
 /// Rules the numpy script implements.
 const NUMPY_RULES: [&str; 7] = [
@@ -148,6 +156,7 @@ fn run_numpy(args: &BenchAggregateArgs, rules: &[&str]) -> anyhow::Result<Option
         .args(["--json", "--n", &list(&args.n), "--d", &list(&args.d)])
         .args(["--rules", &rules.join(",")])
         .args(["--repeat", &args.repeat.max(1).to_string()])
+        .args(["--min-time", &args.min_time.to_string()])
         .args(["--seed", &args.seed.to_string()])
         .output()
         .with_context(|| format!("running python3 {}", script.display()))?;
@@ -288,12 +297,12 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
     let mut ours: Vec<Measured> = Vec::new();
     if !global.json {
         println!(
-            "deai bench aggregate: production f32 path, {threads} threads, min of {} runs \
-             interleaved with the baselines; bound = plain single-pass sum of the n×d f32 \
+            "deai bench aggregate: production f32 path, {threads} threads, min of at least {} \
+             runs per rule (more until they add up to {} s) interleaved with the baselines; bound = plain single-pass sum of the n×d f32 \
              matrix (the faster of a contiguous and a column-blocked sum, both timed); XXᵀ = \
              one gemm X·Xᵀ (f32); cpu = ratio of process CPU time (robust to other load on \
              the machine)",
-            args.repeat
+            args.repeat, args.min_time
         );
         println!(
             "{:>4} {:>8} {:<20} {:>9} {:>8} {:>8} {:>8}",
@@ -314,11 +323,15 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                 let agg = from_spec(rule, &bench_params(rule, &s, f))
                     .with_context(|| format!("building {rule}"))?;
                 let mut best = Best::new();
+                let (mut runs, mut spent) = (0usize, 0.0f64);
                 // Interleaved with the baselines, so that all see the same machine load.
-                for _ in 0..args.repeat.max(1) {
+                while runs < args.repeat.max(1) || (spent < args.min_time && runs < MAX_RUNS) {
+                    runs += 1;
                     contiguous.time(|| deai_aggregation::fast::plain_sum(&s.data));
                     blocked.time(|| deai_aggregation::fast::plain_sum_blocked(&rows));
+                    let t = Instant::now();
                     let out = best.time(|| agg.aggregate(&rows));
+                    spent += t.elapsed().as_secs_f64();
                     out.with_context(|| format!("{rule} at n = {n}, d = {d}"))?;
                     if rule.contains("krum")
                         || rule.starts_with("nnm")
