@@ -73,9 +73,10 @@ pub struct BenchAggregateArgs {
     /// Timed runs per measurement at least; the minimum is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
-    /// Keep running each rule (interleaved with the baselines) until its runs add up to this
-    /// many seconds (at most 1000 runs): a sub-millisecond rule then gets as many samples as
-    /// the bound, which every rule's runs also sample, so their minimums are comparable.
+    /// Keep running each rule (in rounds over the rules, each run interleaved with the
+    /// baselines) until its runs add up to this many seconds (at most 1000 runs): a
+    /// sub-millisecond rule then gets about as many samples as the bound, which every rule's
+    /// runs also sample, spread over the cell's whole time, so their minimums are comparable.
     #[arg(long, default_value_t = 0.2)]
     pub min_time: f64,
     /// Seed of the synthetic updates.
@@ -318,20 +319,34 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
             let mut blocked = Best::new();
             let mut xxt = Best::new();
             let mut g = vec![0.0f32; n * n];
-            let mut measured = Vec::new();
-            for rule in &rules {
-                let agg = from_spec(rule, &bench_params(rule, &s, f))
-                    .with_context(|| format!("building {rule}"))?;
-                let mut best = Best::new();
-                let (mut runs, mut spent) = (0usize, 0.0f64);
-                // Interleaved with the baselines, so that all see the same machine load.
-                while runs < args.repeat.max(1) || (spent < args.min_time && runs < MAX_RUNS) {
-                    runs += 1;
+            let aggs = rules
+                .iter()
+                .map(|rule| {
+                    from_spec(rule, &bench_params(rule, &s, f))
+                        .with_context(|| format!("building {rule}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut best = vec![Best::new(); rules.len()];
+            let mut runs = vec![0usize; rules.len()];
+            let mut spent = vec![0.0f64; rules.len()];
+            // Rounds over the rules, each run interleaved with the baselines, so that all see
+            // the same machine load, and a cheap rule's runs are spread over the whole cell
+            // rather than bunched into one moment of it.
+            loop {
+                let mut ran = false;
+                for (i, (rule, agg)) in rules.iter().zip(&aggs).enumerate() {
+                    let needs = runs[i] < args.repeat.max(1)
+                        || (spent[i] < args.min_time && runs[i] < MAX_RUNS);
+                    if !needs {
+                        continue;
+                    }
+                    ran = true;
+                    runs[i] += 1;
                     contiguous.time(|| deai_aggregation::fast::plain_sum(&s.data));
                     blocked.time(|| deai_aggregation::fast::plain_sum_blocked(&rows));
                     let t = Instant::now();
-                    let out = best.time(|| agg.aggregate(&rows));
-                    spent += t.elapsed().as_secs_f64();
+                    let out = best[i].time(|| agg.aggregate(&rows));
+                    spent[i] += t.elapsed().as_secs_f64();
                     out.with_context(|| format!("{rule} at n = {n}, d = {d}"))?;
                     if rule.contains("krum")
                         || rule.starts_with("nnm")
@@ -342,8 +357,11 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                         });
                     }
                 }
-                measured.push((rule.clone(), best));
+                if !ran {
+                    break;
+                }
             }
+            let measured: Vec<(String, Best)> = rules.iter().cloned().zip(best).collect();
             let bound = contiguous.min(blocked);
             if xxt.wall.is_infinite() {
                 for _ in 0..args.repeat.max(1) {
