@@ -133,3 +133,85 @@ fn bad_inputs_fail_with_a_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("parsing the case"));
 }
+
+#[test]
+fn bench_aggregate_times_every_rule_against_the_bound() {
+    let out = deai(
+        &[
+            "--json",
+            "bench",
+            "aggregate",
+            "--n",
+            "6",
+            "--d",
+            "1000,513",
+            "--rules",
+            "fedavg,krum,gm",
+            "--repeat",
+            "2",
+            "--min-time",
+            "0.005",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let cells: Vec<(u64, u64, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["n"].as_u64().unwrap(),
+                r["d"].as_u64().unwrap(),
+                r["rule"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            (6, 1000, "fedavg"),
+            (6, 1000, "krum"),
+            (6, 1000, "geometric_median"),
+            (6, 513, "fedavg"),
+            (6, 513, "krum"),
+            (6, 513, "geometric_median"),
+        ]
+    );
+    for r in &records {
+        let (seconds, bound) = (
+            r["seconds"].as_f64().unwrap(),
+            r["bound_seconds"].as_f64().unwrap(),
+        );
+        assert!(seconds > 0.0 && bound > 0.0, "{r}");
+        assert!(
+            (r["ratio_to_bound"].as_f64().unwrap() - seconds / bound).abs() < 1e-9,
+            "{r}"
+        );
+        // At least --repeat runs, and more until they add up to --min-time: a fedavg of
+        // 6 × 1000 values takes microseconds, so 5 ms of it is many more than two runs.
+        let runs = r["runs"].as_u64().unwrap();
+        assert!(runs >= 2, "{r}");
+        if r["rule"] == "fedavg" {
+            assert!(runs > 2, "{r}");
+        }
+    }
+    let bad = deai(
+        &[
+            "bench",
+            "aggregate",
+            "--rules",
+            "no_such_rule",
+            "--n",
+            "6",
+            "--d",
+            "10",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no_such_rule"));
+}

@@ -361,7 +361,13 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                     break;
                 }
             }
-            let measured: Vec<(String, Best)> = rules.iter().cloned().zip(best).collect();
+            let measured: Vec<(String, Best, usize)> = rules
+                .iter()
+                .cloned()
+                .zip(best)
+                .zip(runs)
+                .map(|((rule, t), runs)| (rule, t, runs))
+                .collect();
             let bound = contiguous.min(blocked);
             if xxt.wall.is_infinite() {
                 for _ in 0..args.repeat.max(1) {
@@ -387,7 +393,7 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                 row("  column-blocked sum", blocked, false);
                 row("[XXᵀ] gemm", xxt, true);
             }
-            for (rule, t) in measured {
+            for (rule, t, runs) in measured {
                 ours.push(Measured {
                     n,
                     d,
@@ -404,6 +410,7 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                         "bound_seconds": bound.wall, "xxt_seconds": xxt.wall,
                         "ratio_to_bound": t.wall / bound.wall, "ratio_to_xxt": t.wall / xxt.wall,
                         "cpu_ratio_to_bound": t.cpu / bound.cpu, "threads": threads,
+                        "runs": runs,
                     }));
                 } else {
                     row(&rule, t, vs_xxt);
