@@ -299,10 +299,10 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
     if !global.json {
         println!(
             "deai bench aggregate: production f32 path, {threads} threads, min of at least {} \
-             runs per rule (more until they add up to {} s) interleaved with the baselines; bound = plain single-pass sum of the n×d f32 \
-             matrix (the faster of a contiguous and a column-blocked sum, both timed); XXᵀ = \
-             one gemm X·Xᵀ (f32); cpu = ratio of process CPU time (robust to other load on \
-             the machine)",
+             runs per rule (more until they add up to {} s) interleaved with the baselines; \
+             bound = plain single-pass sum of the n×d f32 matrix (the faster of a contiguous \
+             and a column-blocked sum, both timed); XXᵀ = one gemm X·Xᵀ (f32); cpu = ratio of \
+             process CPU time (robust to other load on the machine)",
             args.repeat, args.min_time
         );
         println!(
