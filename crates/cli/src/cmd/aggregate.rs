@@ -263,15 +263,18 @@ impl Best {
             cpu: self.cpu.min(other.cpu),
         }
     }
-    fn time<R>(&mut self, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` once, keeps the faster times, and returns its result and this run's wall
+    /// seconds.
+    fn time<R>(&mut self, f: impl FnOnce() -> R) -> (R, f64) {
         let c0 = cpu_seconds();
         let t = Instant::now();
         let r = std::hint::black_box(f());
-        self.wall = self.wall.min(t.elapsed().as_secs_f64());
+        let wall = t.elapsed().as_secs_f64();
+        self.wall = self.wall.min(wall);
         if let (Some(a), Some(b)) = (c0, cpu_seconds()) {
             self.cpu = self.cpu.min(b - a);
         }
-        r
+        (r, wall)
     }
 }
 
@@ -344,9 +347,8 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                     runs[i] += 1;
                     contiguous.time(|| deai_aggregation::fast::plain_sum(&s.data));
                     blocked.time(|| deai_aggregation::fast::plain_sum_blocked(&rows));
-                    let t = Instant::now();
-                    let out = best[i].time(|| agg.aggregate(&rows));
-                    spent[i] += t.elapsed().as_secs_f64();
+                    let (out, wall) = best[i].time(|| agg.aggregate(&rows));
+                    spent[i] += wall;
                     out.with_context(|| format!("{rule} at n = {n}, d = {d}"))?;
                     if rule.contains("krum")
                         || rule.starts_with("nnm")
