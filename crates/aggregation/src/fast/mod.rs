@@ -27,14 +27,19 @@
 //!   f64 ([`gram`]); the geometric median then iterates Weiszfeld on the n coefficients of z = Σ cⱼxⱼ
 //!   (‖z − xᵢ‖² = Gᵢᵢ − 2(Gc)ᵢ + cᵀGc), so an iteration costs O(n²), not O(nd).
 //!
+//! Outputs are built by `fill::par_build`, each column task writing its piece once, so a
+//! d-long result is not zero-filled before it is computed.
+//!
 //! Values are not validated up front (that would be a second pass): NaN/Inf propagate into a
 //! sum, norm or check accumulator, and only then the rows are scanned to name the bad row.
 
+mod fill;
 pub mod matmul;
 pub mod network;
 
 use rayon::prelude::*;
 
+use self::fill::{par_build, Sink};
 use crate::error::{AggregationError, Result};
 use crate::reference::GmInit;
 use crate::rows;
@@ -241,7 +246,7 @@ enum Init<'a> {
 /// Plain methods with `#[inline(always)]`, not closures: a closure passed into a SIMD kernel is
 /// compiled once, for the baseline instruction set, and called per element (at n = 10,
 /// d = 10⁶ those calls cost a third of the pass).
-trait Narrow: Copy + Send + Sync {
+trait Narrow: Copy + Default + Send + Sync {
     fn narrow(x: f64) -> Self;
     /// Whether a piece of the output is finite (f64 sums are not checked).
     fn all_finite(piece: &[Self]) -> bool;
@@ -267,27 +272,23 @@ impl Narrow for f64 {
     }
 }
 
-/// dst[l] = init(start + l) + acc[l], narrowed.
+/// Appends init(start + l) + acc[l], narrowed, to the output.
 #[inline(always)]
-fn store<O: Narrow>(dst: &mut [O], acc: &[f64], init: Init<'_>, start: usize) {
+fn store<O: Narrow>(sink: &mut Sink<'_, O>, acc: &[f64], init: Init<'_>, start: usize) {
     match init {
-        Init::Zero => {
-            for (o, &a) in dst.iter_mut().zip(acc) {
-                *o = O::narrow(a);
-            }
-        }
-        Init::Scaled(k, v) => {
-            for ((o, &a), &p) in dst.iter_mut().zip(acc).zip(&v[start..]) {
-                *o = O::narrow(k * p + a);
-            }
-        }
+        Init::Zero => sink.extend(acc.iter().map(|&a| O::narrow(a))),
+        Init::Scaled(k, v) => sink.extend(
+            acc.iter()
+                .zip(&v[start..])
+                .map(|(&a, &p)| O::narrow(k * p + a)),
+        ),
     }
 }
 
-/// out[j] = init(j) + Σᵢ cᵢ·xᵢⱼ, skipping rows with cᵢ = 0; returns whether every column
-/// task's piece of the output is finite (checked by the task that wrote it, while it is in
-/// cache).
-fn combine_into<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>, out: &mut [O]) -> bool {
+/// out[j] = init(j) + Σᵢ cᵢ·xᵢⱼ over d columns, skipping rows with cᵢ = 0; also returns
+/// whether every value is finite (each column task checks its piece while it is in cache).
+fn combine_new<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> (Vec<O>, bool) {
+    let d = rows.first().map_or(0, |r| r.len());
     let active: Vec<(&[f32], f64)> = rows
         .iter()
         .zip(coeffs)
@@ -296,34 +297,35 @@ fn combine_into<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>, out:
         .collect();
     #[cfg(target_arch = "x86_64")]
     let v4 = pulp::x86::V4::try_new();
-    out.par_chunks_mut(TASK_COLUMNS)
-        .enumerate()
-        .map(|(t, chunk)| {
+    let (out, _, finite) = par_build(
+        d,
+        TASK_COLUMNS,
+        |t, sink| {
             let base = t * TASK_COLUMNS;
             let active = &active[..];
             #[cfg(target_arch = "x86_64")]
             if let Some(simd) = v4 {
-                pulp::Simd::vectorize(
+                return pulp::Simd::vectorize(
                     simd,
                     RegCombineV4 {
                         simd,
                         active,
                         init,
-                        chunk: &mut *chunk,
+                        sink,
                         base,
                     },
                 );
-                return O::all_finite(chunk);
             }
             simd(CombineKernel {
                 active,
                 init,
-                chunk: &mut *chunk,
+                sink,
                 base,
-            });
-            O::all_finite(chunk)
-        })
-        .reduce(|| true, |a, b| a && b)
+            })
+        },
+        O::all_finite,
+    );
+    (out, finite)
 }
 
 /// The column-blocked weighted sum (AVX-512): for each [`REG`]-column block, every active
@@ -333,25 +335,25 @@ fn combine_into<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>, out:
 /// A/B, n = 2–12: 1.3–1.9× → 1.0–1.4× the bound). Each output value is one fixed-order sum
 /// whatever the thread count.
 #[cfg(target_arch = "x86_64")]
-struct RegCombineV4<'a, 'b, O> {
+struct RegCombineV4<'a, 'b, 's, O> {
     simd: pulp::x86::V4,
     active: &'a [(&'b [f32], f64)],
     init: Init<'a>,
-    chunk: &'a mut [O],
+    sink: &'a mut Sink<'s, O>,
     base: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, O> {
+impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
     type Output = ();
     #[inline(always)]
     fn call(self) {
         use pulp::{f32x8, f64x8};
         const VECS: usize = REG / 8;
         let simd = self.simd;
-        let mut blocks = self.chunk.chunks_exact_mut(REG);
+        let end = self.base + self.sink.len();
         let mut j = self.base;
-        for dst in &mut blocks {
+        while j + REG <= end {
             let mut acc = [simd.splat_f64x8(0.0); VECS];
             for &(r, c) in self.active {
                 for k in 0..REG / 16 {
@@ -368,40 +370,39 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, O> {
                 }
             }
             let acc: [f64; REG] = pulp::bytemuck::cast::<[f64x8; VECS], [f64; REG]>(acc);
-            store(dst, &acc, self.init, j);
+            store(self.sink, &acc, self.init, j);
             j += REG;
         }
-        let tail = blocks.into_remainder();
         let mut acc = [0.0f64; REG];
-        for (k, a) in acc[..tail.len()].iter_mut().enumerate() {
+        for (k, a) in acc[..end - j].iter_mut().enumerate() {
             for &(r, c) in self.active {
                 *a += c * f64::from(r[j + k]);
             }
         }
-        store(tail, &acc, self.init, j);
+        store(self.sink, &acc[..end - j], self.init, j);
     }
 }
 
 /// The row-at-a-time weighted sum: per L1-resident [`BLOCK`] of f64 accumulators, four
 /// rows per sweep.
-struct CombineKernel<'a, 'b, O> {
+struct CombineKernel<'a, 'b, 's, O> {
     active: &'a [(&'b [f32], f64)],
     init: Init<'a>,
-    chunk: &'a mut [O],
+    sink: &'a mut Sink<'s, O>,
     base: usize,
 }
 
-impl<O: Narrow> Kernel for CombineKernel<'_, '_, O> {
+impl<O: Narrow> Kernel for CombineKernel<'_, '_, '_, O> {
     type Out = ();
     #[inline(always)]
     fn run(self) {
         let mut acc = [0.0f64; BLOCK];
-        for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
-            let start = self.base + b * BLOCK;
-            let acc = &mut acc[..dst.len()];
+        let end = self.base + self.sink.len();
+        for start in (self.base..end).step_by(BLOCK) {
+            let acc = &mut acc[..BLOCK.min(end - start)];
             acc.fill(0.0);
             accumulate(acc, self.active, start);
-            store(dst, acc, self.init, start);
+            store(self.sink, acc, self.init, start);
         }
     }
 }
@@ -414,9 +415,7 @@ pub fn combine(
     coeffs: &[f64],
     check_skipped: bool,
 ) -> Result<Vec<f32>> {
-    let d = rows.first().map_or(0, |r| r.len());
-    let mut out = vec![0.0f32; d];
-    let finite = on_pool(|| combine_into(rows, coeffs, Init::Zero, &mut out));
+    let (out, finite) = on_pool(|| combine_new(rows, coeffs, Init::Zero));
     if !finite {
         return Err(non_finite_error(rule, rows));
     }
@@ -439,10 +438,7 @@ pub fn combine(
 
 /// Σᵢ cᵢxᵢ with f64 output (no rounding), plus `init`.
 fn combine_f64(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> Vec<f64> {
-    let d = rows.first().map_or(0, |r| r.len());
-    let mut out = vec![0.0f64; d];
-    combine_into(rows, coeffs, init, &mut out);
-    out
+    combine_new(rows, coeffs, init).0
 }
 
 /// Per-row Σⱼ xᵢⱼ·yⱼ and Σⱼ xᵢⱼ² (f64), in parallel over (row, column task).
@@ -571,15 +567,14 @@ fn norm_clipped_sum_steps(
     let measure: Vec<bool> = (0..rows.len())
         .map(|i| clipped_early.binary_search(&i).is_err())
         .collect();
-    let mut out = vec![0.0f32; d];
     #[cfg(target_arch = "x86_64")]
     // Column-blocked whatever n: unlike the plain weighted sum, the row-at-a-time fused pass
     // is slower even at n = 10 (it sweeps each L1 block once per four rows for the squares).
     let v4 = pulp::x86::V4::try_new();
-    let measured = out
-        .par_chunks_mut(TASK_COLUMNS)
-        .enumerate()
-        .map(|(t, chunk)| {
+    let (mut out, parts, mut out_finite) = par_build(
+        d,
+        TASK_COLUMNS,
+        |t, sink| {
             let base = t * TASK_COLUMNS;
             #[cfg(target_arch = "x86_64")]
             if let Some(simd) = v4 {
@@ -589,25 +584,24 @@ fn norm_clipped_sum_steps(
                         simd,
                         all: &coeffs,
                         measure: &measure,
-                        chunk,
+                        sink,
                         base,
                     },
                 );
             }
             simd(ClipSumKernel {
                 all: &coeffs,
-                chunk,
+                sink,
                 base,
             })
-        })
-        .reduce(
-            || (vec![0.0f64; rows.len()], true),
-            |(mut x, fx), (y, fy)| {
-                x.iter_mut().zip(&y).for_each(|(a, b)| *a += b);
-                (x, fx && fy)
-            },
-        );
-    let (measured, mut out_finite) = measured;
+        },
+        f32_finite,
+    );
+    // Each row's Σ x² over the tasks, in task order (so it does not depend on the threads).
+    let mut measured = vec![0.0f64; rows.len()];
+    for part in parts {
+        measured.iter_mut().zip(part).for_each(|(m, p)| *m += p);
+    }
     for (i, m) in measured.into_iter().enumerate() {
         if clipped_early.binary_search(&i).is_err() {
             sq_norms[i] = if m.is_finite() {
@@ -632,7 +626,7 @@ fn norm_clipped_sum_steps(
             .zip(&sq_norms)
             .map(|(c, &s)| c * clip_scale(s))
             .collect();
-        out_finite = combine_into(rows, &exact, Init::Zero, &mut out);
+        (out, out_finite) = combine_new(rows, &exact, Init::Zero);
     } else if !late.is_empty() {
         let correction: Vec<(&[f32], f64)> = late
             .iter()
@@ -713,22 +707,21 @@ impl Kernel for AddInPlaceKernel<'_, '_> {
 /// (unclipped; rows with cᵢ = 0 are only measured) and returns each row's partial Σ x².
 /// Per L1-resident block: the weighted sum (four rows per sweep of the accumulator), then the
 /// squares of the same pieces, read again from L1.
-struct ClipSumKernel<'a, 'b> {
+struct ClipSumKernel<'a, 'b, 's> {
     all: &'a [(&'b [f32], f64)],
-    chunk: &'a mut [f32],
+    sink: &'a mut Sink<'s, f32>,
     base: usize,
 }
 
-impl Kernel for ClipSumKernel<'_, '_> {
-    type Out = (Vec<f64>, bool);
+impl Kernel for ClipSumKernel<'_, '_, '_> {
+    type Out = Vec<f64>;
     #[inline(always)]
-    fn run(self) -> (Vec<f64>, bool) {
+    fn run(self) -> Vec<f64> {
         let mut sq = vec![0.0f64; self.all.len()];
-        let mut chk = [0.0f32; 16];
         let mut acc = [0.0f64; BLOCK];
-        for (b, dst) in self.chunk.chunks_mut(BLOCK).enumerate() {
-            let start = self.base + b * BLOCK;
-            let len = dst.len();
+        let end = self.base + self.sink.len();
+        for start in (self.base..end).step_by(BLOCK) {
+            let len = BLOCK.min(end - start);
             let acc = &mut acc[..len];
             acc.iter_mut().for_each(|v| *v = 0.0);
             for (g, s) in self.all.chunks(4).zip(sq.chunks_mut(4)) {
@@ -737,21 +730,9 @@ impl Kernel for ClipSumKernel<'_, '_> {
                     *s += sum_sq_short(&x[start..start + len]);
                 }
             }
-            for (o, &v) in dst.iter_mut().zip(acc.iter()) {
-                *o = v as f32;
-            }
-            // Finiteness of the output, while it is in L1 (x·0 is NaN iff x is not finite).
-            let mut outs = dst.chunks_exact(16);
-            for c in outs.by_ref().filter_map(|c| <&[f32; 16]>::try_from(c).ok()) {
-                for l in 0..16 {
-                    chk[l] += c[l] * 0.0;
-                }
-            }
-            for &o in outs.remainder() {
-                chk[0] += o * 0.0;
-            }
+            self.sink.extend(acc.iter().map(|&v| v as f32));
         }
-        (sq, chk.iter().all(|c| c.is_finite()))
+        sq
     }
 }
 
@@ -759,20 +740,20 @@ impl Kernel for ClipSumKernel<'_, '_> {
 /// block every row's piece is added into f64 register accumulators, and its squares are
 /// summed in f32 lanes (16 terms per lane) and added, widened, into the row's f64 lanes.
 #[cfg(target_arch = "x86_64")]
-struct ClipSumV4<'a, 'b> {
+struct ClipSumV4<'a, 'b, 's> {
     simd: pulp::x86::V4,
     all: &'a [(&'b [f32], f64)],
     /// Whether to measure each row's norm (false: known already, its squares are skipped).
     measure: &'a [bool],
-    chunk: &'a mut [f32],
+    sink: &'a mut Sink<'s, f32>,
     base: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl pulp::NullaryFnOnce for ClipSumV4<'_, '_> {
-    type Output = (Vec<f64>, bool);
+impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
+    type Output = Vec<f64>;
     #[inline(always)]
-    fn call(self) -> (Vec<f64>, bool) {
+    fn call(self) -> Vec<f64> {
         use pulp::bytemuck::{cast, cast_slice};
         use pulp::{f32x16, f32x8, f64x8, Simd};
         const V8: usize = REG / 8;
@@ -780,10 +761,9 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_> {
         let simd = self.simd;
         let zero = simd.splat_f64x8(0.0);
         let mut sq = vec![zero; self.all.len()];
-        let mut chk = [0.0f32; 16];
-        let mut blocks = self.chunk.chunks_exact_mut(REG);
+        let end = self.base + self.sink.len();
         let mut j = self.base;
-        for dst in &mut blocks {
+        while j + REG <= end {
             let mut acc = [zero; V8];
             for ((&(r, c), s), &measure) in self.all.iter().zip(sq.iter_mut()).zip(self.measure) {
                 for k in 0..REG / 16 {
@@ -817,32 +797,23 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_> {
                 *s = simd.add_f64s(*s, w);
             }
             let acc: [f64; REG] = cast::<[f64x8; V8], [f64; REG]>(acc);
-            for (o, &a) in dst.iter_mut().zip(acc.iter()) {
-                *o = a as f32;
-            }
-            // Finiteness of the output, while it is in L1 (x·0 is NaN iff x is not finite).
-            for c in dst.chunks_exact(16) {
-                for l in 0..16 {
-                    chk[l] += c[l] * 0.0;
-                }
-            }
+            self.sink.extend(acc.iter().map(|&a| a as f32));
             j += REG;
         }
         let mut sums: Vec<f64> = sq
             .iter()
             .map(|v| cast::<f64x8, [f64; 8]>(*v).iter().sum())
             .collect();
-        for (k, o) in blocks.into_remainder().iter_mut().enumerate() {
+        for k in j..end {
             let mut a = 0.0f64;
             for (&(r, c), s) in self.all.iter().zip(sums.iter_mut()) {
-                let x = f64::from(r[j + k]);
+                let x = f64::from(r[k]);
                 a += c * x;
                 *s += x * x;
             }
-            *o = a as f32;
-            chk[0] += *o * 0.0;
+            self.sink.extend([a as f32]);
         }
-        (sums, chk.iter().all(|c| c.is_finite()))
+        sums
     }
 }
 
@@ -1213,8 +1184,8 @@ fn multi_krum_steps(rule: &'static str, rows: &[&[f32]], m: usize, nn: usize) ->
     for &i in &ranked[m..] {
         coeffs[i] = -inv_m;
     }
-    let mut out = vec![0.0f32; rows[0].len()];
-    if !combine_into(rows, &coeffs, Init::Scaled(inv_m, &sums), &mut out) {
+    let (out, finite) = combine_new(rows, &coeffs, Init::Scaled(inv_m, &sums));
+    if !finite {
         return Err(non_finite_error(rule, rows));
     }
     Ok(out)
