@@ -350,8 +350,8 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
     type Output = ();
     #[inline(always)]
     fn call(self) {
-        use pulp::bytemuck::{cast, cast_slice};
-        use pulp::{f32x16, f64x8, Simd};
+        use pulp::bytemuck::cast;
+        use pulp::{f64x8, Simd};
         const V16: usize = REG / 16;
         let simd = self.simd;
         let end = self.base + self.sink.len();
@@ -361,17 +361,7 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
             for group in self.active.chunks(ROW_GROUP) {
                 let mut part = [simd.splat_f32s(0.0); V16];
                 for &(r, c) in group {
-                    for k in 0..REG / 16 {
-                        matmul::prefetch(r, j + PREFETCH + 16 * k);
-                    }
-                    let Some(x) = r.get(j..j + REG) else { continue };
-                    let Ok(x) = <&[f32x16; V16]>::try_from(cast_slice::<f32, f32x16>(x)) else {
-                        continue;
-                    };
-                    let cv = simd.splat_f32s(c as f32);
-                    for v in 0..V16 {
-                        part[v] = simd.mul_add_f32s(cv, x[v], part[v]);
-                    }
+                    fma_block(simd, r, c, j, &mut part);
                 }
                 widen_add(simd, &mut acc, &part);
             }
@@ -396,6 +386,31 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
 /// at n = 10, d = 10⁶ it streams from memory and gains nothing), with an error of
 /// a few f32 roundings of the group's terms (the tests allow 2·10⁻⁵ of the input scale).
 const ROW_GROUP: usize = 8;
+
+/// One row's step of the column-blocked kernels: prefetches `r` [`PREFETCH`] values past
+/// column j, and adds c·r[j..j + REG] into the f32 lanes `part` (c rounded to f32). Returns
+/// the block, or `None` (adding nothing) past the row's end.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fma_block<'r>(
+    simd: pulp::x86::V4,
+    r: &'r [f32],
+    c: f64,
+    j: usize,
+    part: &mut [pulp::f32x16; REG / 16],
+) -> Option<&'r [pulp::f32x16; REG / 16]> {
+    use pulp::Simd;
+    for k in 0..REG / 16 {
+        matmul::prefetch(r, j + PREFETCH + 16 * k);
+    }
+    let x = r.get(j..j + REG)?;
+    let x = <&[pulp::f32x16; REG / 16]>::try_from(pulp::bytemuck::cast_slice(x)).ok()?;
+    let cv = simd.splat_f32s(c as f32);
+    for (p, &v) in part.iter_mut().zip(x) {
+        *p = simd.mul_add_f32s(cv, v, *p);
+    }
+    Some(x)
+}
 
 /// acc[2v], acc[2v + 1] += the low and high halves of part[v], widened to f64.
 #[cfg(target_arch = "x86_64")]
@@ -781,8 +796,8 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
     type Output = Vec<f64>;
     #[inline(always)]
     fn call(self) -> Vec<f64> {
-        use pulp::bytemuck::{cast, cast_slice};
-        use pulp::{f32x16, f32x8, f64x8, Simd};
+        use pulp::bytemuck::cast;
+        use pulp::{f32x8, f64x8, Simd};
         const V8: usize = REG / 8;
         const V16: usize = REG / 16;
         let simd = self.simd;
@@ -801,17 +816,9 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
             for (group, sq) in rows.chunks(ROW_GROUP).zip(sq.chunks_mut(ROW_GROUP)) {
                 let mut part = [simd.splat_f32s(0.0); V16];
                 for (&((r, c), measure), s) in group.iter().zip(sq) {
-                    for k in 0..REG / 16 {
-                        matmul::prefetch(r, j + PREFETCH + 16 * k);
-                    }
-                    let Some(x) = r.get(j..j + REG) else { continue };
-                    let Ok(x16) = <&[f32x16; V16]>::try_from(cast_slice::<f32, f32x16>(x)) else {
+                    let Some(x16) = fma_block(simd, r, c, j, &mut part) else {
                         continue;
                     };
-                    let cv = simd.splat_f32s(c as f32);
-                    for v in 0..V16 {
-                        part[v] = simd.mul_add_f32s(cv, x16[v], part[v]);
-                    }
                     if !measure {
                         continue;
                     }
