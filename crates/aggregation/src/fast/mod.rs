@@ -234,6 +234,9 @@ fn accumulate(acc: &mut [f64], rows: &[(&[f32], f64)], start: usize) {
     }
 }
 
+/// A row and its coefficient in a weighted sum.
+type Weighted<'a> = (&'a [f32], f64);
+
 /// What a weighted sum starts from.
 #[derive(Clone, Copy)]
 enum Init<'a> {
@@ -298,6 +301,9 @@ fn combine_new<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> (V
         .collect();
     #[cfg(target_arch = "x86_64")]
     let v4 = pulp::x86::V4::try_new();
+    #[cfg(target_arch = "x86_64")]
+    let (narrow, wide): (Vec<Weighted<'_>>, Vec<Weighted<'_>>) =
+        active.iter().partition(|&&(_, c)| f32_coefficient(c));
     let (out, _, finite) = par_build(
         d,
         TASK_COLUMNS,
@@ -310,7 +316,8 @@ fn combine_new<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> (V
                     simd,
                     RegCombineV4 {
                         simd,
-                        active,
+                        narrow: &narrow,
+                        wide: &wide,
                         init,
                         sink,
                         base,
@@ -339,7 +346,10 @@ fn combine_new<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> (V
 #[cfg(target_arch = "x86_64")]
 struct RegCombineV4<'a, 'b, 's, O> {
     simd: pulp::x86::V4,
-    active: &'a [(&'b [f32], f64)],
+    /// The rows whose coefficients are applied in f32 ([`f32_coefficient`]) …
+    narrow: &'a [(&'b [f32], f64)],
+    /// … and the others, applied in f64.
+    wide: &'a [(&'b [f32], f64)],
     init: Init<'a>,
     sink: &'a mut Sink<'s, O>,
     base: usize,
@@ -358,12 +368,19 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
         let mut j = self.base;
         while j + REG <= end {
             let mut acc = [simd.splat_f64x8(0.0); 2 * V16];
-            for group in self.active.chunks(ROW_GROUP) {
+            for group in self.narrow.chunks(ROW_GROUP) {
                 let mut part = [simd.splat_f32s(0.0); V16];
                 for &(r, c) in group {
-                    fma_block(simd, r, c, j, &mut part);
+                    if let Some(x) = row_block(r, j) {
+                        fma_f32(simd, x, c, &mut part);
+                    }
                 }
                 widen_add(simd, &mut acc, &part);
+            }
+            for &(r, c) in self.wide {
+                if let Some(x) = row_block(r, j) {
+                    fma_f64(simd, x, c, &mut acc);
+                }
             }
             let acc: [f64; REG] = cast::<[f64x8; 2 * V16], [f64; REG]>(acc);
             store(self.sink, &acc, self.init, j);
@@ -371,7 +388,7 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
         }
         let mut acc = [0.0f64; REG];
         for (k, a) in acc[..end - j].iter_mut().enumerate() {
-            for &(r, c) in self.active {
+            for &(r, c) in self.narrow.iter().chain(self.wide) {
                 *a += c * f64::from(r[j + k]);
             }
         }
@@ -387,29 +404,72 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
 /// a few f32 roundings of the group's terms (the tests allow 2·10⁻⁵ of the input scale).
 const ROW_GROUP: usize = 8;
 
-/// One row's step of the column-blocked kernels: prefetches `r` [`PREFETCH`] values past
-/// column j, and adds c·r[j..j + REG] into the f32 lanes `part` (c rounded to f32). Returns
-/// the block, or `None` (adding nothing) past the row's end.
+/// Whether the column-blocked kernels apply coefficient c in f32: zero, or within 2⁻⁶⁴…2⁶⁴,
+/// where f32 holds it to full precision and c·x neither underflows nor overflows for any
+/// x that matters. The others (a row at the f32 limit clipped to a small norm has c ≈ 10⁻⁴⁵,
+/// below f32's normal range) are applied in f64, product by product.
 #[cfg(target_arch = "x86_64")]
+fn f32_coefficient(c: f64) -> bool {
+    let m = c.abs();
+    m == 0.0 || (F32_SAFE_MIN..=1.0 / F32_SAFE_MIN).contains(&m)
+}
+
+/// 2⁻⁶⁴: the smallest coefficient magnitude applied in f32.
+#[cfg(target_arch = "x86_64")]
+const F32_SAFE_MIN: f64 = 1.0 / 18_446_744_073_709_551_616.0;
+
+/// One row's step of the column-blocked kernels: prefetches `r` [`PREFETCH`] values past
+/// column j and returns r[j..j + REG], or `None` past the row's end.
 #[inline(always)]
-fn fma_block<'r>(
-    simd: pulp::x86::V4,
-    r: &'r [f32],
-    c: f64,
-    j: usize,
-    part: &mut [pulp::f32x16; REG / 16],
-) -> Option<&'r [pulp::f32x16; REG / 16]> {
-    use pulp::Simd;
+#[cfg(target_arch = "x86_64")]
+fn row_block(r: &[f32], j: usize) -> Option<&[f32; REG]> {
     for k in 0..REG / 16 {
         matmul::prefetch(r, j + PREFETCH + 16 * k);
     }
-    let x = r.get(j..j + REG)?;
-    let x = <&[pulp::f32x16; REG / 16]>::try_from(pulp::bytemuck::cast_slice(x)).ok()?;
+    r.get(j..j + REG)?.try_into().ok()
+}
+
+/// part += c·x in f32 lanes (c rounded to f32: only for [`f32_coefficient`]s).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fma_f32(simd: pulp::x86::V4, x: &[f32; REG], c: f64, part: &mut [pulp::f32x16; REG / 16]) {
+    use pulp::Simd;
+    let x: &[pulp::f32x16; REG / 16] = pulp::bytemuck::cast_ref(x);
     let cv = simd.splat_f32s(c as f32);
     for (p, &v) in part.iter_mut().zip(x) {
         *p = simd.mul_add_f32s(cv, v, *p);
     }
-    Some(x)
+}
+
+/// acc += c·x with every value widened to f64 first.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fma_f64(simd: pulp::x86::V4, x: &[f32; REG], c: f64, acc: &mut [pulp::f64x8; REG / 8]) {
+    let x: &[pulp::f32x8; REG / 8] = pulp::bytemuck::cast_ref(x);
+    let cv = simd.splat_f64x8(c);
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a = simd.mul_add_f64x8(cv, simd.convert_f32x8_to_f64x8(v), *a);
+    }
+}
+
+/// s += Σ x² of the block: f32 squares (4 terms per lane), widened and added in f64 lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn add_squares(simd: pulp::x86::V4, x: &[f32; REG], s: &mut pulp::f64x8) {
+    use pulp::Simd;
+    let x: &[pulp::f32x16; REG / 16] = pulp::bytemuck::cast_ref(x);
+    let mut p = simd.mul_f32s(x[0], x[0]);
+    let mut q = simd.mul_f32s(x[1], x[1]);
+    for v in (2..REG / 16).step_by(2) {
+        p = simd.mul_add_e_f32s(x[v], x[v], p);
+        q = simd.mul_add_e_f32s(x[v + 1], x[v + 1], q);
+    }
+    let h: [pulp::f32x8; 2] = pulp::bytemuck::cast(simd.add_f32s(p, q));
+    let w = simd.add_f64s(
+        simd.convert_f32x8_to_f64x8(h[0]),
+        simd.convert_f32x8_to_f64x8(h[1]),
+    );
+    *s = simd.add_f64s(*s, w);
 }
 
 /// acc[2v], acc[2v + 1] += the low and high halves of part[v], widened to f64.
@@ -797,7 +857,7 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
     #[inline(always)]
     fn call(self) -> Vec<f64> {
         use pulp::bytemuck::cast;
-        use pulp::{f32x8, f64x8, Simd};
+        use pulp::{f64x8, Simd};
         const V8: usize = REG / 8;
         const V16: usize = REG / 16;
         let simd = self.simd;
@@ -805,37 +865,31 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
         let mut sq = vec![zero; self.all.len()];
         let end = self.base + self.sink.len();
         let mut j = self.base;
-        let rows: Vec<((&[f32], f64), bool)> = self
-            .all
-            .iter()
-            .copied()
-            .zip(self.measure.iter().copied())
-            .collect();
+        let (narrow, wide): (Vec<usize>, Vec<usize>) =
+            (0..self.all.len()).partition(|&i| f32_coefficient(self.all[i].1));
         while j + REG <= end {
             let mut acc = [zero; V8];
-            for (group, sq) in rows.chunks(ROW_GROUP).zip(sq.chunks_mut(ROW_GROUP)) {
+            for group in narrow.chunks(ROW_GROUP) {
                 let mut part = [simd.splat_f32s(0.0); V16];
-                for (&((r, c), measure), s) in group.iter().zip(sq) {
-                    let Some(x16) = fma_block(simd, r, c, j, &mut part) else {
-                        continue;
-                    };
-                    if !measure {
-                        continue;
+                for &i in group {
+                    let (r, c) = self.all[i];
+                    if let Some(x) = row_block(r, j) {
+                        fma_f32(simd, x, c, &mut part);
+                        if self.measure[i] {
+                            add_squares(simd, x, &mut sq[i]);
+                        }
                     }
-                    let mut p = simd.mul_f32s(x16[0], x16[0]);
-                    let mut q = simd.mul_f32s(x16[1], x16[1]);
-                    for v in (2..V16).step_by(2) {
-                        p = simd.mul_add_e_f32s(x16[v], x16[v], p);
-                        q = simd.mul_add_e_f32s(x16[v + 1], x16[v + 1], q);
-                    }
-                    let h: [f32x8; 2] = cast(simd.add_f32s(p, q));
-                    let w = simd.add_f64s(
-                        simd.convert_f32x8_to_f64x8(h[0]),
-                        simd.convert_f32x8_to_f64x8(h[1]),
-                    );
-                    *s = simd.add_f64s(*s, w);
                 }
                 widen_add(simd, &mut acc, &part);
+            }
+            for &i in &wide {
+                let (r, c) = self.all[i];
+                if let Some(x) = row_block(r, j) {
+                    fma_f64(simd, x, c, &mut acc);
+                    if self.measure[i] {
+                        add_squares(simd, x, &mut sq[i]);
+                    }
+                }
             }
             let acc: [f64; REG] = cast::<[f64x8; V8], [f64; REG]>(acc);
             self.sink.extend(acc.iter().map(|&a| a as f32));

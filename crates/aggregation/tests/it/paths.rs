@@ -66,27 +66,34 @@ fn norm_clipping_routes_agree(n: usize) {
     let ds = dataset(7, n, 2, d);
     let base = to_f32(&ds.x);
     let honest_norm = median_row_norm(&ds);
-    let mut cases: Vec<(&str, Vec<Vec<f32>>)> = Vec::new();
+    let mut cases: Vec<(&str, Vec<Vec<f32>>, f64)> = Vec::new();
     // A scaled attacker (model replacement ×1e12): clipped early, must not swamp the sum.
     let mut huge = base.clone();
     huge[n - 1].iter_mut().for_each(|v| *v *= 1e12);
-    cases.push(("huge row", huge));
+    cases.push(("huge row", huge, 1.1 * honest_norm));
     // All mass in the last columns: not visible in the prefix, clipped hard (redo route).
     let mut late = base.clone();
     late[n - 2].iter_mut().for_each(|v| *v *= 0.0);
     late[n - 2][d - 3] = 1e6;
-    cases.push(("late hard clip", late));
+    cases.push(("late hard clip", late, 1.1 * honest_norm));
     // Slightly too long everywhere: clipped mildly after the fused pass (correction route).
     let mut mild = base.clone();
     mild[n - 3].iter_mut().for_each(|v| *v *= 1.3);
-    cases.push(("mild clip", mild));
-    for (what, x32) in cases {
+    cases.push(("mild clip", mild, 1.1 * honest_norm));
+    // An attacker at the f32 limit, every row clipped to a tiny norm: its coefficient
+    // (~1e-45) is below f32's normal range, yet its clipped row counts as much as any other.
+    let mut limit = base.clone();
+    limit[n - 1]
+        .iter_mut()
+        .for_each(|v| *v = f32::MAX.copysign(*v) / 2.0);
+    cases.push(("row at the f32 limit", limit, 1e-3));
+    for (what, x32, max_norm) in cases {
         let x64 = widen(&x32);
-        let params = serde_json::json!({ "max_norm": 1.1 * honest_norm, "weights": ds.counts });
+        let params = serde_json::json!({ "max_norm": max_norm, "weights": ds.counts });
         let agg = from_spec("norm_clipping_mean", &params).unwrap();
         let want = agg.aggregate_f64(&as_rows(&x64)).unwrap();
         let got = agg.aggregate(&as_rows(&x32)).unwrap();
-        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (j, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!(
                 (f64::from(*g) - w).abs() <= 2e-5 * scale,
@@ -222,5 +229,29 @@ fn plain_sums_are_the_matrix_sum() {
                 "{what} n={n} d={d}: {got} vs {want}"
             );
         }
+    }
+}
+
+/// A coefficient below 2⁻⁶⁴ is applied in f64 by the column-blocked weighted sum, not in
+/// f32: a tiny weight on a huge row still counts (here it dominates the mean).
+#[test]
+fn tiny_weights_on_huge_rows_count() {
+    let (n, d) = (12usize, 16_384 + 200);
+    let ds = dataset(21, n, 2, d);
+    let mut x32 = to_f32(&ds.x);
+    x32[0].iter_mut().for_each(|v| *v *= 1e28);
+    let mut weights = vec![1.0f64; n];
+    weights[0] = 1e-26;
+    let x64 = widen(&x32);
+    let agg = from_spec("fedavg", &serde_json::json!({ "weights": weights })).unwrap();
+    let want = agg.aggregate_f64(&as_rows(&x64)).unwrap();
+    let got = agg.aggregate(&as_rows(&x32)).unwrap();
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 1.0, "the huge row must dominate: {scale}");
+    for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (f64::from(*g) - w).abs() <= 2e-5 * scale,
+            "[{j}]: f32 {g} vs f64 {w}"
+        );
     }
 }
