@@ -404,14 +404,15 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
 /// a few f32 roundings of the group's terms (the tests allow 2·10⁻⁵ of the input scale).
 const ROW_GROUP: usize = 8;
 
-/// Whether the column-blocked kernels apply coefficient c in f32: zero, or within 2⁻⁶⁴…2⁶⁴,
-/// where f32 holds it to full precision and c·x neither underflows nor overflows for any
-/// x that matters. The others (a row at the f32 limit clipped to a small norm has c ≈ 10⁻⁴⁵,
-/// below f32's normal range) are applied in f64, product by product.
+/// Whether the column-blocked kernels apply coefficient c in f32: zero, or 2⁻⁶⁴ ≤ |c| ≤ 1,
+/// where f32 holds c to full precision and |c·x| ≤ |x| cannot overflow (the weights of a mean
+/// are there). The others are applied in f64, product by product: a row at the f32 limit
+/// clipped to a small norm has c ≈ 10⁻⁴⁵, below f32's normal range, yet its clipped row counts
+/// as much as any other.
 #[cfg(target_arch = "x86_64")]
 fn f32_coefficient(c: f64) -> bool {
     let m = c.abs();
-    m == 0.0 || (F32_SAFE_MIN..=1.0 / F32_SAFE_MIN).contains(&m)
+    m == 0.0 || (F32_SAFE_MIN..=1.0).contains(&m)
 }
 
 /// 2⁻⁶⁴: the smallest coefficient magnitude applied in f32.
