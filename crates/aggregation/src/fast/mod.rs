@@ -114,10 +114,7 @@ impl Kernel for BlockedSumKernel<'_, '_> {
         while j + REG <= self.end {
             let mut acc = [0.0f32; REG];
             for r in self.rows {
-                for k in 0..REG / 16 {
-                    matmul::prefetch(r, j + PREFETCH + 16 * k);
-                }
-                if let Ok(x) = <&[f32; REG]>::try_from(&r[j..j + REG]) {
+                if let Some(x) = row_block(r, j) {
                     for l in 0..REG {
                         acc[l] += x[l];
                     }
@@ -422,7 +419,6 @@ const F32_SAFE_MIN: f64 = 1.0 / 18_446_744_073_709_551_616.0;
 /// One row's step of the column-blocked kernels: prefetches `r` [`PREFETCH`] values past
 /// column j and returns r[j..j + REG], or `None` past the row's end.
 #[inline(always)]
-#[cfg(target_arch = "x86_64")]
 fn row_block(r: &[f32], j: usize) -> Option<&[f32; REG]> {
     for k in 0..REG / 16 {
         matmul::prefetch(r, j + PREFETCH + 16 * k);
@@ -670,6 +666,9 @@ fn norm_clipped_sum_steps(
         .map(|i| clipped_early.binary_search(&i).is_err())
         .collect();
     #[cfg(target_arch = "x86_64")]
+    let (narrow, wide): (Vec<usize>, Vec<usize>) =
+        (0..rows.len()).partition(|&i| f32_coefficient(coeffs[i].1));
+    #[cfg(target_arch = "x86_64")]
     // Column-blocked whatever n: unlike the plain weighted sum, the row-at-a-time fused pass
     // is slower even at n = 10 (it sweeps each L1 block once per four rows for the squares).
     let v4 = pulp::x86::V4::try_new();
@@ -686,6 +685,8 @@ fn norm_clipped_sum_steps(
                         simd,
                         all: &coeffs,
                         measure: &measure,
+                        narrow: &narrow,
+                        wide: &wide,
                         sink,
                         base,
                     },
@@ -848,6 +849,10 @@ struct ClipSumV4<'a, 'b, 's> {
     all: &'a [(&'b [f32], f64)],
     /// Whether to measure each row's norm (false: known already, its squares are skipped).
     measure: &'a [bool],
+    /// Indices of the rows whose coefficients are applied in f32 ([`f32_coefficient`]) …
+    narrow: &'a [usize],
+    /// … and of the others, applied in f64.
+    wide: &'a [usize],
     sink: &'a mut Sink<'s, f32>,
     base: usize,
 }
@@ -866,11 +871,9 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
         let mut sq = vec![zero; self.all.len()];
         let end = self.base + self.sink.len();
         let mut j = self.base;
-        let (narrow, wide): (Vec<usize>, Vec<usize>) =
-            (0..self.all.len()).partition(|&i| f32_coefficient(self.all[i].1));
         while j + REG <= end {
             let mut acc = [zero; V8];
-            for group in narrow.chunks(ROW_GROUP) {
+            for group in self.narrow.chunks(ROW_GROUP) {
                 let mut part = [simd.splat_f32s(0.0); V16];
                 for &i in group {
                     let (r, c) = self.all[i];
@@ -883,7 +886,7 @@ impl pulp::NullaryFnOnce for ClipSumV4<'_, '_, '_> {
                 }
                 widen_add(simd, &mut acc, &part);
             }
-            for &i in &wide {
+            for &i in self.wide {
                 let (r, c) = self.all[i];
                 if let Some(x) = row_block(r, j) {
                     fma_f64(simd, x, c, &mut acc);
