@@ -191,6 +191,13 @@ fn bench_aggregate_times_every_rule_against_the_bound() {
             (r["ratio_to_bound"].as_f64().unwrap() - seconds / bound).abs() < 1e-9,
             "{r}"
         );
+        // The bound is the faster of the two sums, so the contiguous one is never faster.
+        let contiguous = r["contiguous_seconds"].as_f64().unwrap();
+        assert!(contiguous >= bound, "{r}");
+        assert!(
+            (r["ratio_to_contiguous"].as_f64().unwrap() - seconds / contiguous).abs() < 1e-9,
+            "{r}"
+        );
         // At least --repeat runs, and more until they add up to --min-time: a fedavg of
         // 6 × 1000 values takes microseconds, so 50 ms of it is many more than two runs.
         let runs = r["runs"].as_u64().unwrap();
