@@ -205,6 +205,57 @@ fn bench_aggregate_times_every_rule_against_the_bound() {
         if r["rule"] == "fedavg" {
             assert!(runs > 2, "{r}");
         }
+        // Each rule's speed target, judged on the ratio it is set against.
+        let (limit, against, ratio) = match r["rule"].as_str().unwrap() {
+            "fedavg" => (1.5, "bound", "ratio_to_bound"),
+            "krum" => (1.3, "xxt", "ratio_to_xxt"),
+            _ => (15.0, "bound", "ratio_to_bound"),
+        };
+        let t = &r["target"];
+        assert_eq!(t["limit"].as_f64(), Some(limit), "{r}");
+        assert_eq!(t["against"], against, "{r}");
+        assert_eq!(
+            t["met"].as_bool(),
+            Some(r[ratio].as_f64().unwrap() <= limit),
+            "{r}"
+        );
+    }
+    // The text report ends with one verdict line per rule with a target, over both cells.
+    let text = deai(
+        &[
+            "bench",
+            "aggregate",
+            "--n",
+            "6",
+            "--d",
+            "1000,513",
+            "--rules",
+            "fedavg,krum,nnm+krum",
+            "--repeat",
+            "1",
+            "--min-time",
+            "0",
+        ],
+        None,
+    );
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    let verdicts: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("speed targets"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{text}");
+    assert!(verdicts[0].contains("fedavg") && verdicts[0].contains("1.5× bound"));
+    assert!(verdicts[0].contains("against the contiguous sum alone"));
+    assert!(verdicts[1].contains("krum") && verdicts[1].contains("1.3× X·Xᵀ"));
+    assert!(!verdicts[1].contains("contiguous"));
+    for v in verdicts {
+        assert!(
+            v.contains("all 2 cells (worst ") || v.contains(" of 2 cells (worst "),
+            "{v}"
+        );
     }
     let bad = deai(
         &[

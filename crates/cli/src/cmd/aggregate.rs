@@ -113,9 +113,91 @@ struct Measured {
     rule: String,
     seconds: f64,
     ratio: f64,
-    /// Our single-pass bound and X·Xᵀ product of the same matrix (seconds).
+    /// Our single-pass bound, the contiguous sum alone and the X·Xᵀ product of the same
+    /// matrix (seconds).
     bound: f64,
+    contiguous: f64,
     xxt: f64,
+}
+
+/// A rule's speed target: at most `limit` times the bound, or times one X·Xᵀ product of the
+/// same matrix for Krum and Multi-Krum (the targets on 2 cores).
+struct SpeedTarget {
+    limit: f64,
+    xxt: bool,
+}
+
+fn speed_target(rule: &str) -> Option<SpeedTarget> {
+    let (limit, xxt) = match rule {
+        "fedavg" | "norm_clipping_mean" => (1.5, false),
+        "coordinate_median" | "trimmed_mean" => (20.0, false),
+        "krum" | "multi_krum" => (1.3, true),
+        "geometric_median" => (15.0, false),
+        _ => return None,
+    };
+    Some(SpeedTarget { limit, xxt })
+}
+
+impl Measured {
+    /// The ratio its target is set against: to X·Xᵀ or to the bound.
+    fn target_ratio(&self, t: &SpeedTarget) -> f64 {
+        if t.xxt {
+            self.seconds / self.xxt
+        } else {
+            self.ratio
+        }
+    }
+}
+
+/// One line per rule with a speed target: in how many cells it is met and the worst cell;
+/// for the rules held to the bound, the same against the contiguous sum alone.
+fn print_targets(ours: &[Measured]) {
+    let mut rules: Vec<&str> = Vec::new();
+    for m in ours {
+        if speed_target(&m.rule).is_some() && !rules.contains(&m.rule.as_str()) {
+            rules.push(&m.rule);
+        }
+    }
+    if rules.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "speed targets (ratio to the bound; Krum and Multi-Krum to X·Xᵀ), over the cells above:"
+    );
+    for rule in rules {
+        let Some(t) = speed_target(rule) else {
+            continue;
+        };
+        let cells: Vec<&Measured> = ours.iter().filter(|m| m.rule == rule).collect();
+        let verdict = |ratio: &dyn Fn(&Measured) -> f64| {
+            let missed = cells.iter().filter(|m| ratio(m) > t.limit).count();
+            let worst = cells
+                .iter()
+                .max_by(|a, b| ratio(a).total_cmp(&ratio(b)))
+                .map(|m| format!("worst {:.2}× at n = {}, d = {}", ratio(m), m.n, m.d))
+                .unwrap_or_default();
+            let count = if missed == 0 {
+                format!("met in all {} cells", cells.len())
+            } else {
+                format!("MISSED in {missed} of {} cells", cells.len())
+            };
+            format!("{count} ({worst})")
+        };
+        let against = if t.xxt { "X·Xᵀ" } else { "bound" };
+        let mut line = format!(
+            "  {rule:<20} ≤ {:>4}× {against:<5}  {}",
+            t.limit,
+            verdict(&|m: &Measured| m.target_ratio(&t))
+        );
+        if !t.xxt {
+            line.push_str(&format!(
+                "; against the contiguous sum alone: {}",
+                verdict(&|m: &Measured| m.seconds / m.contiguous)
+            ));
+        }
+        println!("{line}");
+    }
 }
 
 /// Rules whose bound is one X·Xᵀ product rather than one read of the matrix: at these sizes
@@ -411,6 +493,7 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                     seconds: t.wall,
                     ratio: t.wall / bound.wall,
                     bound: bound.wall,
+                    contiguous: contiguous.wall,
                     xxt: xxt.wall,
                 });
                 let vs_xxt = rule.contains("krum") || rule.starts_with("nnm");
@@ -424,11 +507,23 @@ pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()
                         "cpu_ratio_to_bound": t.cpu / bound.cpu, "threads": threads,
                         "runs": runs,
                     }));
+                    if let (Some(t), Some(m), Some(rec)) =
+                        (speed_target(&rule), ours.last(), records.last_mut())
+                    {
+                        rec["target"] = json!({
+                            "limit": t.limit,
+                            "against": if t.xxt { "xxt" } else { "bound" },
+                            "met": m.target_ratio(&t) <= t.limit,
+                        });
+                    }
                 } else {
                     row(&rule, t, vs_xxt);
                 }
             }
         }
+    }
+    if !global.json {
+        print_targets(&ours);
     }
     let numpy_rules: Vec<&str> = NUMPY_RULES
         .iter()
