@@ -134,26 +134,29 @@ fn bad_inputs_fail_with_a_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("parsing the case"));
 }
 
+/// `deai bench aggregate` on two tiny cells: n = 6, d = 1000 and 513.
+fn bench_two_cells(json: bool, rules: &str, repeat: &str, min_time: &str) -> Output {
+    let mut args = if json { vec!["--json"] } else { vec![] };
+    args.extend([
+        "bench",
+        "aggregate",
+        "--n",
+        "6",
+        "--d",
+        "1000,513",
+        "--rules",
+        rules,
+        "--repeat",
+        repeat,
+        "--min-time",
+        min_time,
+    ]);
+    deai(&args, None)
+}
+
 #[test]
 fn bench_aggregate_times_every_rule_against_the_bound() {
-    let out = deai(
-        &[
-            "--json",
-            "bench",
-            "aggregate",
-            "--n",
-            "6",
-            "--d",
-            "1000,513",
-            "--rules",
-            "fedavg,krum,gm",
-            "--repeat",
-            "2",
-            "--min-time",
-            "0.05",
-        ],
-        None,
-    );
+    let out = bench_two_cells(true, "fedavg,krum,gm", "2", "0.05");
     assert!(
         out.status.success(),
         "{}",
@@ -221,23 +224,7 @@ fn bench_aggregate_times_every_rule_against_the_bound() {
         );
     }
     // The text report ends with one verdict line per rule with a target, over both cells.
-    let text = deai(
-        &[
-            "bench",
-            "aggregate",
-            "--n",
-            "6",
-            "--d",
-            "1000,513",
-            "--rules",
-            "fedavg,krum,nnm+krum",
-            "--repeat",
-            "1",
-            "--min-time",
-            "0",
-        ],
-        None,
-    );
+    let text = bench_two_cells(false, "fedavg,krum,nnm+krum", "1", "0");
     assert!(text.status.success());
     let text = String::from_utf8_lossy(&text.stdout);
     let verdicts: Vec<&str> = text
