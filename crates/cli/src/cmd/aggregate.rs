@@ -121,7 +121,7 @@ struct Measured {
 }
 
 /// A rule's speed target: at most `limit` times the bound, or times one X·Xᵀ product of the
-/// same matrix for Krum and Multi-Krum (the targets on 2 cores).
+/// same matrix for Krum and Multi-Krum (the speed targets on 2 cores, docs/robustness.md).
 struct SpeedTarget {
     limit: f64,
     xxt: bool,
