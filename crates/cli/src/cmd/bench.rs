@@ -10,6 +10,13 @@ pub enum BenchCommand {
     /// Apply and commit blocks of signed transfers; ratio to single-core ed25519 verification.
     Ledger(crate::cmd::ledger::BenchLedgerArgs),
     /// Time every aggregation rule against a memory-bound sum and an X·Xᵀ product.
+    ///
+    /// For each cell (n rows of length d, f = ⌊0.2n⌋ Byzantine), prints each rule's minimum
+    /// wall time and its ratio to the bound (the faster of a contiguous and a column-blocked
+    /// sum of the matrix), to the contiguous sum alone and, for the Krum family, to one X·Xᵀ
+    /// product. It ends with one verdict line per speed target: FedAvg and norm clipping
+    /// ≤ 1.5× the bound, median and trimmed mean ≤ 20×, geometric median ≤ 15×, Krum and
+    /// Multi-Krum ≤ 1.3× X·Xᵀ. Build with --release.
     Aggregate(crate::cmd::aggregate::BenchAggregateArgs),
     /// Time federated rounds (train + aggregate) against this machine's f32 matmul peak.
     Fl(crate::cmd::train::BenchFlArgs),
