@@ -1,6 +1,7 @@
 //! One of the two places this crate calls unsafe code (the other is the output buffers of
 //! `fill`): the `gemm` crate's matrix product, wrapped in functions over checked slices, and
-//! the cache prefetch hint ([`prefetch`]) of the streaming kernels. Only the production path uses them; the reference and canonical paths never do.
+//! the cache prefetch hint ([`prefetch`]) of the streaming kernels. Only the production path
+//! uses them; the reference and canonical paths never do.
 #![allow(unsafe_code)]
 
 pub use gemm::Parallelism;

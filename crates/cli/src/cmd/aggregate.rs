@@ -152,10 +152,12 @@ impl Measured {
 /// One line per rule with a speed target: in how many cells it is met and the worst cell;
 /// for the rules held to the bound, the same against the contiguous sum alone.
 fn print_targets(ours: &[Measured]) {
-    let mut rules: Vec<&str> = Vec::new();
+    let mut rules: Vec<(&str, SpeedTarget)> = Vec::new();
     for m in ours {
-        if speed_target(&m.rule).is_some() && !rules.contains(&m.rule.as_str()) {
-            rules.push(&m.rule);
+        if rules.iter().all(|(r, _)| *r != m.rule) {
+            if let Some(t) = speed_target(&m.rule) {
+                rules.push((&m.rule, t));
+            }
         }
     }
     if rules.is_empty() {
@@ -165,10 +167,7 @@ fn print_targets(ours: &[Measured]) {
     println!(
         "speed targets (ratio to the bound; Krum and Multi-Krum to X·Xᵀ), over the cells above:"
     );
-    for rule in rules {
-        let Some(t) = speed_target(rule) else {
-            continue;
-        };
+    for (rule, t) in rules {
         let cells: Vec<&Measured> = ours.iter().filter(|m| m.rule == rule).collect();
         let verdict = |ratio: &dyn Fn(&Measured) -> f64| {
             let missed = cells.iter().filter(|m| ratio(m) > t.limit).count();
