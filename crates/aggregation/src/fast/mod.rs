@@ -7,7 +7,7 @@
 //!   every row's piece is fused-multiply-added in f32 over groups of eight rows, and each
 //!   group's sum added into f64 accumulators held in registers (each row prefetched a few
 //!   blocks ahead) and the block is written once — n short streams at a
-//!   time, which this machine class reads faster than one long one. Without: column blocks
+//!   time, which modern x86 cores read faster than one long one. Without: column blocks
 //!   of f64 accumulators in L1, four rows per sweep.
 //! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
 //!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
@@ -80,9 +80,8 @@ impl Kernel for SumKernel<'_> {
 
 /// The same plain sum, column-blocked: per task of columns, each block of 128 columns of
 /// every row is summed in registers (f32 lanes, each row prefetched 512 values ahead) and
-/// added to the total once. It reads n streams at a time and streams faster from memory than
-/// the contiguous [`plain_sum`] on this machine class (d = 10⁶: 0.48 against 0.87 ms at
-/// n = 10, 3.3 against 5.5 ms at n = 50); the benchmarks time both and take the faster as the
+/// added to the total once. It reads n streams at a time, which can stream faster from memory
+/// than the contiguous [`plain_sum`]; the benchmarks time both and take the faster as the
 /// bound.
 pub fn plain_sum_blocked(rows: &[&[f32]]) -> f32 {
     let d = rows.first().map_or(0, |r| r.len());
@@ -165,8 +164,8 @@ pub fn threads() -> usize {
 
 /// Runs `f` on a worker of the rayon pool (inline when already on one). Each parallel step
 /// started from outside the pool hands its work over and sleeps until a worker hands it back;
-/// a rule with several steps pays that once instead of once per step. At n = 10,
-/// d = 159010 (bound 0.1 ms) a step from outside cost 25–40 µs, from inside 2 µs.
+/// a rule with several steps pays that once instead of once per step, which matters where the
+/// whole rule takes well under a millisecond.
 fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
@@ -336,10 +335,9 @@ fn combine_new<O: Narrow>(rows: &[&[f32]], coeffs: &[f64], init: Init<'_>) -> (V
 /// The column-blocked weighted sum (AVX-512): for each [`REG`]-column block, the active rows'
 /// pieces are fused-multiply-added in f32 over groups of [`ROW_GROUP`] rows, each group's sum
 /// is widened and added into sixteen 8-lane f64 accumulators held in registers, and the block
-/// is written once. Reading n row streams at a time, it
-/// streams from memory faster than the row-at-a-time [`CombineKernel`] for any n (same-run
-/// A/B, n = 2–12: 1.3–1.9× → 1.0–1.4× the bound). Each output value is one fixed-order sum
-/// whatever the thread count.
+/// is written once. Reading n row streams at a time, it streams from memory faster than the
+/// row-at-a-time [`CombineKernel`] at every n measured (`examples/fastbench.rs`). Each output
+/// value is one fixed-order sum whatever the thread count.
 #[cfg(target_arch = "x86_64")]
 struct RegCombineV4<'a, 'b, 's, O> {
     simd: pulp::x86::V4,
@@ -395,10 +393,9 @@ impl<O: Narrow> pulp::NullaryFnOnce for RegCombineV4<'_, '_, '_, O> {
 
 /// Rows whose f32 products the column-blocked kernels sum in f32 (a fused multiply-add chain
 /// of at most this many roundings) before adding them into the f64 accumulators: a quarter of
-/// the conversions and f64 operations of widening every product, 5–10% faster where the pass
-/// is not purely memory-bound (FedAvg at n = 50, d = 159010: 1.22 → 1.13–1.17× the bound;
-/// at n = 10, d = 10⁶ it streams from memory and gains nothing), with an error of
-/// a few f32 roundings of the group's terms (the tests allow 2·10⁻⁵ of the input scale).
+/// the conversions and f64 operations of widening every product, which pays where the pass
+/// is not purely memory-bound (where it streams from memory it gains nothing), with an error
+/// of a few f32 roundings of the group's terms (the tests allow 2·10⁻⁵ of the input scale).
 const ROW_GROUP: usize = 8;
 
 /// Whether the column-blocked kernels apply coefficient c in f32: zero, or 2⁻⁶⁴ ≤ |c| ≤ 1,
@@ -1061,10 +1058,9 @@ const TILE: usize = 4;
 /// Columns per symmetric-Gram task: about 256 KiB of the n rows (stays in L2 while every tile
 /// pair reads it; a tile's four rows stay in L1 while it meets every other tile), but at least
 /// 1280 columns while those stay within 512 KiB: each tile pair reduces its 16 f32 vector sums
-/// to f64 once per chunk, and at n = 100 (640 columns) that and the pair's setup cost about a
-/// tenth of the pass (same-run A/B, Krum at n = 100, d = 10⁶: 47 → 42 ms with 1280 columns;
-/// at n = 50, 2560 columns were 4–7 % slower than 1280; at n = 10, 1216 were 15 % slower than
-/// the 6528 of the first rule).
+/// to f64 once per chunk, and with narrower chunks at large n that reduction and the pair's
+/// setup become a visible share of the pass (wider chunks at n = 50 and narrower ones at
+/// n = 10 were slower).
 fn sym_gram_chunk(n: usize) -> usize {
     let n = n.max(1);
     let cols = (64 * 1024 / n).max((128 * 1024 / n).min(1280));
@@ -1252,9 +1248,8 @@ pub fn pairwise_sq_dists(rows: &[&[f32]]) -> Result<Vec<f64>> {
 /// Rows from which Multi-Krum takes the column sums in the Gram pass (when it leaves out
 /// fewer rows than it keeps). With fewer rows the Gram pass is short (O(n) dot products per
 /// column, about the cost of the sums themselves), and writing and re-reading d f64 sums costs
-/// more than re-reading the kept rows: at n = 10, f = 2 the direct mean made the rule 2.7–3.0×
-/// the single-pass bound instead of 4.0–4.7× (same run). From n = 50 the subtraction is
-/// 0–4 % faster.
+/// more than re-reading the kept rows; from about 50 rows the subtraction is the faster
+/// (`examples/mkphase.rs` times the phases).
 const MK_SUBTRACT_MIN_ROWS: usize = 32;
 
 /// Multi-Krum's production path: the Gram matrix (and, from [`MK_SUBTRACT_MIN_ROWS`] rows when
