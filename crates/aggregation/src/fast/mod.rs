@@ -7,7 +7,7 @@
 //!   every row's piece is fused-multiply-added in f32 over groups of eight rows, and each
 //!   group's sum added into f64 accumulators held in registers (each row prefetched a few
 //!   blocks ahead) and the block is written once — n short streams at a
-//!   time, which modern x86 cores read faster than one long one. Without: column blocks
+//!   time, which can stream faster than one long one. Without: column blocks
 //!   of f64 accumulators in L1, four rows per sweep.
 //! - Norm-clipping mean: a short prefix scan defers the rows certainly clipped, one fused pass
 //!   sums the others *unclipped* and measures every norm, and a correction pass reads only the
