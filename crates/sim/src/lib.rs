@@ -7,6 +7,10 @@
 //! - [`pv`]: the same loop for proposer/voter tasks (drawn roles, votes, settlement).
 //! - [`report`]: the report folder (markdown, JSON, CSV, plots).
 //! - [`verify`]: re-deriving the recorded global models from the update blobs.
+//! - [`layers`]: the decentralization of every layer over time, by replaying a stored chain
+//!   from genesis (`deai chain metrics --over-time`).
+//! - [`harness`]: the attack × defense × Byzantine fraction × partition grid behind
+//!   `deai eval`, resumable, with its tables and heatmaps.
 
 #![forbid(unsafe_code)]
 
