@@ -85,6 +85,16 @@ pub enum AggregationError {
         /// Rules that have one.
         supported: &'static str,
     },
+    /// The inputs are finite but the result is not: their combination overflows f64.
+    #[error("{rule}: the result is not finite at coordinate {coord} ({value}): the updates are finite but too large for their combination to fit in f64")]
+    NonFiniteOutput {
+        /// The rule's name.
+        rule: String,
+        /// First coordinate of the result that is NaN or ±Inf.
+        coord: usize,
+        /// The value, printed.
+        value: String,
+    },
     /// The values are finite but too large for the f32 result.
     #[error("{rule}: the result overflows f32 (inputs finite but too large); use the f64 path")]
     Overflow {

@@ -35,7 +35,10 @@
 //! libm) have a canonical path; see [`CANONICAL_RULES`].
 //!
 //! Preconditions are [`AggregationError`] values, never panics: empty input, rows of different
-//! length, NaN/Inf in a row (the row is named), too few rows for a rule, bad parameters.
+//! length, NaN/Inf in a row (the row is named), too few rows for a rule (checked without
+//! overflow for any `f` or `k`), bad parameters (every path checks them, also for a rule built
+//! as a struct rather than by [`from_spec`]; iteration counts are at most [`MAX_ITERATIONS`]),
+//! and finite inputs whose result overflows to NaN/Inf ([`AggregationError::NonFiniteOutput`]).
 //!
 //! Build rules from a name and JSON parameters with [`from_spec`]. The crate does no I/O, reads
 //! no clock, and draws randomness only from seeds passed in ([`attacks`]).
@@ -60,5 +63,5 @@ pub use rows::{as_rows, Elem};
 pub use rules::{
     from_spec, nnm_from_params, Aggregator, CenteredClipping, CoordinateMedian, FedAvg, FlTrust,
     FoolsGold, FoolsGoldOutput, GeometricMedian, Krum, MultiKrum, Nnm, NormClippingMean, Trim,
-    TrimmedMean, WithNnm, CANONICAL_RULES, RULE_NAMES,
+    TrimmedMean, WithNnm, CANONICAL_RULES, MAX_ITERATIONS, RULE_NAMES,
 };

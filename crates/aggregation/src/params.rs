@@ -155,14 +155,15 @@ impl<'a> Params<'a> {
     }
 }
 
-/// Checks sample weights: finite, non-negative, positive total.
+/// Checks sample weights: finite, non-negative, positive total that does not overflow.
 pub(crate) fn check_weights(rule: &'static str, w: &[f64]) -> Result<()> {
-    if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
+    let total = w.iter().sum::<f64>();
+    if w.iter().any(|x| !x.is_finite() || *x < 0.0) || !total.is_finite() || total <= 0.0 {
         return Err(AggregationError::InvalidParam {
             rule,
             param: "weights",
             value: format!("{w:?}"),
-            expected: "finite non-negative numbers with a positive sum".into(),
+            expected: "finite non-negative numbers with a positive, finite sum".into(),
         });
     }
     Ok(())

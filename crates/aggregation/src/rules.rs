@@ -29,6 +29,11 @@ pub const RULE_NAMES: [&str; 10] = [
     "norm_clipping_mean",
 ];
 
+/// Largest iteration count a rule accepts: `L` of centered clipping and `max_iter` of the
+/// geometric median. Every iteration is a pass over all n × d values, so this bounds the work
+/// of one call; larger values are [`AggregationError::InvalidParam`].
+pub const MAX_ITERATIONS: usize = 10_000;
+
 /// A Byzantine-robust aggregation rule over n flat updates (rows) of length d.
 ///
 /// Three paths compute the same definition:
@@ -62,6 +67,18 @@ pub(crate) trait Definition: Send + Sync + fmt::Debug {
     fn fast(&self, rows: &[&[f32]]) -> Result<Vec<f32>>;
 }
 
+/// Refuses a result with NaN or ±Inf: finite inputs whose combination overflowed f64.
+pub(crate) fn finite_output(rule: &str, v: Vec<f64>) -> Result<Vec<f64>> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(coord) => Err(AggregationError::NonFiniteOutput {
+            rule: rule.to_string(),
+            coord,
+            value: format!("{:?}", v[coord]),
+        }),
+        None => Ok(v),
+    }
+}
+
 /// Rounds an f64 result to f32, refusing values that do not fit.
 pub(crate) fn narrow(rule: &'static str, v: &[f64]) -> Result<Vec<f32>> {
     let out: Vec<f32> = v.iter().map(|&x| x as f32).collect();
@@ -76,7 +93,7 @@ impl<R: Definition> Aggregator for R {
         R::NAME.to_string()
     }
     fn aggregate_f64(&self, rows: &[&[f64]]) -> Result<Vec<f64>> {
-        self.reference(rows)
+        finite_output(R::NAME, self.reference(rows)?)
     }
     fn aggregate(&self, rows: &[&[f32]]) -> Result<Vec<f32>> {
         self.fast(rows)
@@ -88,7 +105,7 @@ impl<R: Definition> Aggregator for R {
                 supported: CANONICAL_RULES,
             });
         }
-        narrow(R::NAME, &self.reference(rows)?)
+        narrow(R::NAME, &finite_output(R::NAME, self.reference(rows)?)?)
     }
     fn supports_canonical(&self) -> bool {
         R::CANONICAL
@@ -121,6 +138,51 @@ fn invalid(
     }
 }
 
+/// A finite number > 0.
+fn positive(rule: &'static str, param: &'static str, v: f64) -> Result<f64> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(invalid(rule, param, v, "a finite number > 0"))
+    }
+}
+
+/// An iteration count of at most [`MAX_ITERATIONS`].
+fn iterations(rule: &'static str, param: &'static str, v: usize) -> Result<usize> {
+    if v <= MAX_ITERATIONS {
+        Ok(v)
+    } else {
+        Err(invalid(
+            rule,
+            param,
+            v,
+            &format!("an integer in 0..={MAX_ITERATIONS}"),
+        ))
+    }
+}
+
+/// A vector of finite numbers (a parameter built in code rather than parsed from JSON).
+fn finite_vec(rule: &'static str, param: &'static str, v: &[f64]) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(invalid(
+            rule,
+            param,
+            format!("{:?} at index {i}", v[i]),
+            "finite numbers",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Optional sample weights: finite, non-negative, with a positive finite sum.
+fn check_opt_weights(rule: &'static str, w: Option<&[f64]>, n: usize) -> Result<()> {
+    if let Some(w) = w {
+        check_len(rule, "weights", w.len(), n)?;
+        check_weights(rule, w)?;
+    }
+    Ok(())
+}
+
 /// FedAvg (McMahan et al. 2017): Σ wᵢxᵢ / Σ wᵢ with wᵢ the sample counts (uniform when absent).
 #[derive(Debug, Clone, Default)]
 pub struct FedAvg {
@@ -131,9 +193,7 @@ pub struct FedAvg {
 impl FedAvg {
     fn check<T>(&self, rows: &[&[T]]) -> Result<(usize, usize)> {
         let (n, d) = rows::shape(rows)?;
-        if let Some(w) = &self.weights {
-            check_len(Self::NAME, "weights", w.len(), n)?;
-        }
+        check_opt_weights(Self::NAME, self.weights.as_deref(), n)?;
         Ok((n, d))
     }
 }
@@ -185,13 +245,14 @@ pub struct TrimmedMean {
 }
 
 impl TrimmedMean {
-    /// The k used for n rows, checking n − 2k ≥ 1.
+    /// The k used for n rows, checking 0 ≤ β < 0.5 and n − 2k ≥ 1 (without overflow for any k).
     pub fn k_for(&self, n: usize) -> Result<usize> {
         let k = match self.trim {
             Trim::K(k) => k,
-            Trim::Beta(b) => (b * n as f64).floor() as usize,
+            Trim::Beta(b) if (0.0..0.5).contains(&b) => (b * n as f64).floor() as usize,
+            Trim::Beta(b) => return Err(invalid(Self::NAME, "beta", b, "0 <= beta < 0.5")),
         };
-        if n <= 2 * k {
+        if k.checked_mul(2).is_none_or(|two_k| n <= two_k) {
             return Err(AggregationError::TooFewRows {
                 rule: Self::NAME,
                 n,
@@ -218,7 +279,9 @@ impl Definition for TrimmedMean {
 }
 
 fn krum_check(rule: &'static str, n: usize, f: usize, nn: Option<usize>) -> Result<usize> {
-    if n <= 2 * f + 2 {
+    // n > 2f + 2, i.e. n ≥ 2f + 3, with no overflow for any f.
+    let least = f.checked_mul(2).and_then(|two_f| two_f.checked_add(3));
+    if least.is_none_or(|least| n < least) {
         return Err(AggregationError::TooFewRows {
             rule,
             n,
@@ -307,7 +370,7 @@ pub struct GeometricMedian {
     pub weights: Option<Vec<f64>>,
     /// Smoothing ν > 0 (default 1e-6).
     pub nu: f64,
-    /// Iteration cap (default 1000).
+    /// Iteration cap (default 1000, at most [`MAX_ITERATIONS`]).
     pub max_iter: usize,
     /// Stop when the step ‖z_{t+1} − z_t‖ ≤ tol (default 1e-10).
     pub tol: f64,
@@ -330,9 +393,12 @@ impl Default for GeometricMedian {
 impl GeometricMedian {
     fn check<T>(&self, rows: &[&[T]]) -> Result<(usize, usize)> {
         let (n, d) = rows::shape(rows)?;
-        if let Some(w) = &self.weights {
-            check_len(Self::NAME, "weights", w.len(), n)?;
+        check_opt_weights(Self::NAME, self.weights.as_deref(), n)?;
+        positive(Self::NAME, "nu", self.nu)?;
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(invalid(Self::NAME, "tol", self.tol, "a finite number >= 0"));
         }
+        iterations(Self::NAME, "max_iter", self.max_iter)?;
         Ok((n, d))
     }
 
@@ -340,14 +406,15 @@ impl GeometricMedian {
     pub fn reference_with_iterations(&self, rows: &[&[f64]]) -> Result<(Vec<f64>, usize)> {
         self.check(rows)?;
         rows::validate(rows)?;
-        Ok(rf::geometric_median(
+        let (z, iterations) = rf::geometric_median(
             rows,
             self.weights.as_deref(),
             self.nu,
             self.max_iter,
             self.tol,
             self.init,
-        ))
+        );
+        Ok((finite_output(Self::NAME, z)?, iterations))
     }
 }
 
@@ -381,7 +448,7 @@ impl Definition for GeometricMedian {
 pub struct CenteredClipping {
     /// Clipping radius τ > 0.
     pub tau: f64,
-    /// Number of iterations L (default 1).
+    /// Number of iterations L (default 1, at most [`MAX_ITERATIONS`]).
     pub l: usize,
     /// Starting point (default 0), length d.
     pub v0: Option<Vec<f64>>,
@@ -390,8 +457,11 @@ pub struct CenteredClipping {
 impl CenteredClipping {
     fn check<T>(&self, rows: &[&[T]]) -> Result<(usize, usize)> {
         let (n, d) = rows::shape(rows)?;
+        positive(Self::NAME, "tau", self.tau)?;
+        iterations(Self::NAME, "L", self.l)?;
         if let Some(v0) = &self.v0 {
             check_len(Self::NAME, "v0", v0.len(), d)?;
+            finite_vec(Self::NAME, "v0", v0)?;
         }
         Ok((n, d))
     }
@@ -422,17 +492,24 @@ pub struct FlTrust {
     pub server_update: Vec<f64>,
 }
 
+impl FlTrust {
+    fn check<T>(&self, rows: &[&[T]]) -> Result<(usize, usize)> {
+        let (n, d) = rows::shape(rows)?;
+        check_len(Self::NAME, "server_update", self.server_update.len(), d)?;
+        finite_vec(Self::NAME, "server_update", &self.server_update)?;
+        Ok((n, d))
+    }
+}
+
 impl Definition for FlTrust {
     const NAME: &'static str = "fltrust";
     fn reference<T: Elem>(&self, rows: &[&[T]]) -> Result<Vec<f64>> {
-        let (_, d) = rows::shape(rows)?;
-        check_len(Self::NAME, "server_update", self.server_update.len(), d)?;
+        self.check(rows)?;
         rows::validate(rows)?;
         Ok(rf::fltrust(rows, &self.server_update).0)
     }
     fn fast(&self, rows: &[&[f32]]) -> Result<Vec<f32>> {
-        let (_, d) = rows::shape(rows)?;
-        check_len(Self::NAME, "server_update", self.server_update.len(), d)?;
+        self.check(rows)?;
         let (sq_norms, dots) = fast::norms_and_dots(Self::NAME, rows, &self.server_update)?;
         let (_, coeffs) = rf::fltrust_coeffs(&sq_norms, &dots, rf::sq_norm(&self.server_update));
         fast::combine(Self::NAME, rows, &coeffs, false)
@@ -474,10 +551,23 @@ impl FoolsGold {
         n: usize,
         fast_gram: Option<Vec<f64>>,
     ) -> Result<Vec<f64>> {
+        positive(Self::NAME, "kappa", self.kappa)?;
         let gram = match &self.history {
             Some(h) => {
                 check_len(Self::NAME, "history", h.len(), n)?;
-                rf::gram(&rows::as_rows(h))
+                let h = rows::as_rows(h);
+                rows::shape(&h).map_err(|_| {
+                    invalid(
+                        Self::NAME,
+                        "history",
+                        "rows of different or zero length",
+                        "n equal-length, non-empty rows",
+                    )
+                })?;
+                for row in &h {
+                    finite_vec(Self::NAME, "history", row)?;
+                }
+                rf::gram(&h)
             }
             None => match fast_gram {
                 Some(g) => g,
@@ -539,9 +629,8 @@ pub struct NormClippingMean {
 impl NormClippingMean {
     fn check<T>(&self, rows: &[&[T]]) -> Result<(usize, usize)> {
         let (n, d) = rows::shape(rows)?;
-        if let Some(w) = &self.weights {
-            check_len(Self::NAME, "weights", w.len(), n)?;
-        }
+        positive(Self::NAME, "max_norm", self.max_norm)?;
+        check_opt_weights(Self::NAME, self.weights.as_deref(), n)?;
         Ok((n, d))
     }
 }
@@ -597,7 +686,10 @@ impl Nnm {
         let (n, _) = rows::shape(rows)?;
         let k = self.k_for(n)?;
         rows::validate(rows)?;
-        Ok(rf::nnm(rows, k))
+        rf::nnm(rows, k)
+            .into_iter()
+            .map(|row| finite_output(Self::NAME, row))
+            .collect()
     }
 
     /// The mixed rows, f64 reference path.
@@ -662,14 +754,6 @@ impl Aggregator for WithNnm {
     }
     fn supports_canonical(&self) -> bool {
         self.inner.supports_canonical()
-    }
-}
-
-fn positive(rule: &'static str, param: &'static str, v: f64) -> Result<f64> {
-    if v > 0.0 {
-        Ok(v)
-    } else {
-        Err(invalid(rule, param, v, "a number > 0"))
     }
 }
 
@@ -759,7 +843,7 @@ pub fn from_spec(rule: &str, params: &Value) -> Result<Box<dyn Aggregator>> {
             Box::new(GeometricMedian {
                 weights: weights_param(name, &p)?,
                 nu: positive(name, "nu", p.f64("nu")?.unwrap_or(d.nu))?,
-                max_iter: p.usize("max_iter")?.unwrap_or(d.max_iter),
+                max_iter: iterations(name, "max_iter", p.usize("max_iter")?.unwrap_or(d.max_iter))?,
                 tol,
                 init,
             })
@@ -769,7 +853,7 @@ pub fn from_spec(rule: &str, params: &Value) -> Result<Box<dyn Aggregator>> {
             let p = Params::new(name, params, &["tau", "L", "v0"])?;
             Box::new(CenteredClipping {
                 tau: positive(name, "tau", p.required_f64("tau")?)?,
-                l: p.usize("L")?.unwrap_or(1),
+                l: iterations(name, "L", p.usize("L")?.unwrap_or(1))?,
                 v0: p.vec("v0")?,
             })
         }

@@ -4,6 +4,7 @@ mod attacks;
 mod canonical;
 mod common;
 mod errors;
+mod limits;
 mod paths;
 mod properties;
 mod vectors;
