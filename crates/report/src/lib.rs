@@ -14,6 +14,12 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
+mod axis;
+mod line;
+mod palette;
+
+pub use line::{LineChart, Series};
+
 /// The font every plot uses, embedded so no system font library is needed.
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 /// The family name the embedded font is registered under.
@@ -61,143 +67,6 @@ fn plot_err(path: &Path, err: impl std::fmt::Display) -> ReportError {
     ReportError::Plot {
         path: path.to_path_buf(),
         reason: err.to_string(),
-    }
-}
-
-/// A closed interval `(low, high)` of an axis.
-type Range = (f64, f64);
-
-/// One named line of a [`LineChart`].
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// Legend label.
-    pub name: String,
-    /// Points in x order.
-    pub points: Vec<(f64, f64)>,
-}
-
-impl Series {
-    /// A series from its label and points.
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Self {
-            name: name.into(),
-            points,
-        }
-    }
-}
-
-/// A line chart of one or more series sharing both axes.
-#[derive(Debug, Clone)]
-pub struct LineChart {
-    /// Caption above the plot.
-    pub title: String,
-    /// Label of the x axis.
-    pub x_label: String,
-    /// Label of the y axis.
-    pub y_label: String,
-    /// The lines.
-    pub series: Vec<Series>,
-}
-
-impl LineChart {
-    /// An empty chart with a title and axis labels.
-    pub fn new(
-        title: impl Into<String>,
-        x_label: impl Into<String>,
-        y_label: impl Into<String>,
-    ) -> Self {
-        Self {
-            title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
-            series: Vec::new(),
-        }
-    }
-
-    /// Adds a line.
-    pub fn with(mut self, series: Series) -> Self {
-        self.series.push(series);
-        self
-    }
-
-    fn bounds(&self) -> Result<(Range, Range), ReportError> {
-        let pts = self
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|(x, y)| x.is_finite() && y.is_finite());
-        let (mut x0, mut x1, mut y0, mut y1) = (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        );
-        for &(x, y) in pts {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-        if !x0.is_finite() {
-            return Err(ReportError::Input {
-                what: self.title.clone(),
-                reason: "no finite points".into(),
-            });
-        }
-        let pad = |lo: f64, hi: f64| {
-            if hi > lo {
-                (lo, hi + (hi - lo) * 0.02)
-            } else {
-                (lo - 0.5, hi + 0.5)
-            }
-        };
-        Ok((pad(x0, x1), pad(y0, y1)))
-    }
-
-    /// Renders the chart as a PNG of `width`×`height` pixels.
-    pub fn save_png(&self, path: &Path, width: u32, height: u32) -> Result<(), ReportError> {
-        register_font();
-        let ((x0, x1), (y0, y1)) = self.bounds()?;
-        let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&self.title, (FONT_FAMILY, 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .label_style((FONT_FAMILY, 14))
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
-        for (i, s) in self.series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| plot_err(path, e))?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-        }
-        if self.series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font((FONT_FAMILY, 13))
-                .position(SeriesLabelPosition::LowerRight)
-                .draw()
-                .map_err(|e| plot_err(path, e))?;
-        }
-        root.present().map_err(|e| plot_err(path, e))
     }
 }
 
