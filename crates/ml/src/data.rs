@@ -14,10 +14,14 @@
 //! trailing bytes after the declared count, a label outside `0..10`, different image and label
 //! counts — is a [`DataError`] naming the file.
 //!
+//! Reading is bounded by the header: a file is read (and decompressed) only up to the size its
+//! header declares plus one byte, so a small gzip stream that inflates to gigabytes is refused
+//! after the declared size, and a header may declare at most [`MAX_IDX_BYTES`].
+//!
 //! Pixels are scaled to `f32` in `[0, 1]` (`u8 / 255`); the models standardise them on the fly
 //! ([`crate::params::standardize`]), so a dataset always holds raw `[0, 1]` pixels.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -27,6 +31,9 @@ pub const CLASSES: usize = 10;
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Magic number of an IDX label file (`u8` items, 1 dimension).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
+/// Largest IDX file (header included, after decompression) a header may declare: 1 GiB, about
+/// 1.3 million 28×28 images (the full MNIST training file is 47 MB).
+pub const MAX_IDX_BYTES: usize = 1 << 30;
 
 /// What was wrong with a dataset file or folder.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +89,28 @@ pub enum DataError {
         expected: usize,
         /// Bytes present (after decompression).
         found: usize,
+    },
+    /// The header declares a file larger than [`MAX_IDX_BYTES`].
+    #[error(
+        "{path}: the header declares {declared} bytes in total, more than the {limit} accepted"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies (saturated at `usize::MAX` when the product overflows).
+        declared: usize,
+        /// The limit, [`MAX_IDX_BYTES`].
+        limit: usize,
+    },
+    /// A gzip stream inflates to more than its header declares (reading stopped there).
+    #[error("{path}: count mismatch: the header declares {declared} items ({expected} bytes in total) but the decompressed file is longer (reading stopped after {expected} bytes)")]
+    Oversized {
+        /// The file.
+        path: PathBuf,
+        /// Item count in the header.
+        declared: usize,
+        /// Bytes the header implies.
+        expected: usize,
     },
     /// An image dimension is zero.
     #[error("{path}: image dimensions {rows}x{cols} are invalid (both must be positive)")]
@@ -307,24 +336,101 @@ pub struct Splits {
     pub test: Dataset,
 }
 
-/// Reads a whole file, gunzipping it if it starts with the gzip magic `1f 8b`.
+/// Total bytes (header included) and item count an IDX header declares, if `head` holds a
+/// whole header with a known magic; `None` leaves the error to the parser.
+fn declared_size(head: &[u8]) -> Option<(usize, usize)> {
+    let field = |at| be_u32(head, at).map(|v| v as usize);
+    match be_u32(head, 0)? {
+        IMAGES_MAGIC => {
+            let count = field(4)?;
+            let total = count
+                .checked_mul(field(8)?)
+                .and_then(|v| v.checked_mul(field(12)?))
+                .and_then(|v| v.checked_add(16))
+                .unwrap_or(usize::MAX);
+            Some((total, count))
+        }
+        LABELS_MAGIC => {
+            let count = field(4)?;
+            Some((count.saturating_add(8), count))
+        }
+        _ => None,
+    }
+}
+
+/// Reads a file, gunzipping it if it starts with the gzip magic `1f 8b`, no further than the
+/// size its IDX header declares plus one byte: a longer plain file is [`DataError::TrailingBytes`]
+/// (its length known from the file system), a longer gzip stream [`DataError::Oversized`], and a
+/// header declaring more than [`MAX_IDX_BYTES`] is [`DataError::TooLarge`]. A short file or an
+/// unknown magic is returned as read for the parser to name the problem.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io {
+    let io_err = |source| DataError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|source| DataError::Gzip {
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    let mut file = std::io::BufReader::new(file);
+    let gzip = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+    let mut reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let read_err = |source| {
+        if gzip {
+            DataError::Gzip {
                 path: path.to_owned(),
                 source,
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+            }
+        } else {
+            DataError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    };
+    let mut out = Vec::new();
+    reader
+        .by_ref()
+        .take(16)
+        .read_to_end(&mut out)
+        .map_err(read_err)?;
+    let Some((expected, declared)) = declared_size(&out) else {
+        return Ok(out);
+    };
+    if expected > MAX_IDX_BYTES {
+        return Err(DataError::TooLarge {
+            path: path.to_owned(),
+            declared: expected,
+            limit: MAX_IDX_BYTES,
+        });
     }
+    if !gzip && file_len > expected as u64 {
+        return Err(DataError::TrailingBytes {
+            path: path.to_owned(),
+            declared,
+            expected,
+            found: usize::try_from(file_len).unwrap_or(usize::MAX),
+        });
+    }
+    // The header may be shorter than 16 bytes (labels) and already read past: read what is
+    // left of the declared size, plus one byte to notice a longer stream.
+    let rest = (expected + 1).saturating_sub(out.len());
+    // Grown as the bytes arrive beyond 64 MiB: a header alone commits no memory.
+    out.reserve(rest.min(1 << 26));
+    reader
+        .take(rest as u64)
+        .read_to_end(&mut out)
+        .map_err(read_err)?;
+    if out.len() > expected {
+        return Err(DataError::Oversized {
+            path: path.to_owned(),
+            declared,
+            expected,
+        });
+    }
+    Ok(out)
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {

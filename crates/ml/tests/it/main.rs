@@ -1,5 +1,6 @@
 //! Integration tests of deai-ml.
 
+mod bounded;
 mod data;
 mod fl;
 mod fused;
