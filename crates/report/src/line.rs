@@ -452,4 +452,37 @@ mod tests {
             .collect();
         assert!(x.iter().all(|l| l.parse::<u32>().is_ok()), "{x:?}");
     }
+
+    #[test]
+    fn measured_text_is_as_wide_as_drawn_text() {
+        // The layout trusts text_size; check it against the pixels plotters draws.
+        for text in [
+            "governance voting power",
+            "miner-7 (free_rider_noise)",
+            "1.2M",
+        ] {
+            let (w, h) = (400usize, 40usize);
+            let mut buf = vec![255u8; w * h * 3];
+            {
+                let root =
+                    BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
+                let style = TextStyle::from((FONT_FAMILY, LEGEND_SIZE).into_font())
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center));
+                root.draw_text(text, &style, (10, 20)).unwrap();
+                root.present().unwrap();
+            }
+            let right = (0..w * h)
+                .filter(|i| buf[i * 3] < 200)
+                .map(|i| i % w)
+                .max()
+                .unwrap();
+            let drawn = right as i64 - 10;
+            let measured = i64::from(text_size(text, LEGEND_SIZE).0);
+            assert!(
+                (drawn - measured).abs() <= 3,
+                "{text}: {drawn} vs {measured}"
+            );
+        }
+    }
 }
