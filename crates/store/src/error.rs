@@ -17,11 +17,14 @@ pub enum StoreError {
         /// The data directory.
         dir: PathBuf,
     },
-    /// Another process holds the database open.
-    #[error("the chain database {path} is in use by another process; stop it and retry")]
+    /// Another process holds the data directory's lock (`<dir>/LOCK`): a node or another
+    /// command has the chain open.
+    #[error("data directory {dir} is in use by another process ({holder}); stop it and retry")]
     Locked {
-        /// Path of the database file.
-        path: PathBuf,
+        /// The data directory.
+        dir: PathBuf,
+        /// Who holds it, e.g. `pid 1234`, as recorded in the lock file.
+        holder: String,
     },
     /// A file-system operation failed.
     #[error("I/O error at {path}: {source}")]

@@ -14,7 +14,14 @@
 //! power cut in the middle of a commit) the file holds exactly the blocks whose commit returned,
 //! plus possibly the one in flight — never a block without its state or a state without its
 //! block. The block at height 0 is the genesis block: no transactions, the genesis state root.
+//!
+//! Exclusion: a [`Store`] holds the data directory's [`DataDirLock`] (`<data-dir>/LOCK`) for its
+//! lifetime, so a running node holds it as long as it runs; a command that deletes or rewrites a
+//! data directory takes the same lock first ([`Store::reinit`] for `deai init --force`) and is
+//! refused with [`StoreError::Locked`] while another process holds it.
 
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -57,11 +64,81 @@ use schema::*;
 /// File name of the chain database inside the data directory.
 pub const DB_FILE: &str = "chain.redb";
 
+/// File name of the data directory's lock inside the data directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// An exclusive advisory lock on a data directory, `<dir>/LOCK`, held until dropped.
+///
+/// [`Store::open`] and [`Store::init`] take it, so every process with the chain open (a node,
+/// `deai tx`, the simulator) holds it; anything that deletes or rewrites a data directory takes
+/// it first and gets [`StoreError::Locked`] while another process holds it. The file records
+/// the holder's process id for that message. The lock is the operating system's (`flock` on
+/// Unix, `LockFileEx` on Windows), released when the holder exits, even by a crash: a leftover
+/// file never blocks anyone.
+#[derive(Debug)]
+pub struct DataDirLock {
+    dir: PathBuf,
+    /// Kept open: closing it releases the lock.
+    _file: File,
+}
+
+impl DataDirLock {
+    /// Takes the lock of the existing directory `dir`, or fails with [`StoreError::Locked`]
+    /// naming the holder's process id.
+    pub fn acquire(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let dir = dir.as_ref();
+        let path = dir.join(LOCK_FILE);
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let holder = match file.read_to_string(&mut text) {
+                    Ok(_) => match text.trim().parse::<u32>() {
+                        Ok(pid) if pid == std::process::id() => format!("pid {pid}, this process"),
+                        Ok(pid) => format!("pid {pid}"),
+                        Err(_) => "pid unknown".into(),
+                    },
+                    Err(_) => "pid unknown".into(),
+                };
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+        }
+        file.set_len(0).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            _file: file,
+        })
+    }
+
+    /// The locked directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
 /// The persistent chain: blocks, indexes, current state and metadata in one redb file.
 #[derive(Debug)]
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Released after `db` is closed (fields drop in declaration order).
+    _lock: DataDirLock,
 }
 
 /// Where a transaction was included.
@@ -125,7 +202,8 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
     };
     result.map_err(|err| match err {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-            path: path.to_path_buf(),
+            dir: path.parent().unwrap_or(path).to_path_buf(),
+            holder: "pid unknown".into(),
         },
         other => StoreError::db("opening the database")(other.into()),
     })
@@ -180,8 +258,13 @@ impl Store {
                 dir: dir.to_path_buf(),
             });
         }
+        let lock = DataDirLock::acquire(dir)?;
         let db = open_db(&path, false)?;
-        let store = Self { db, path };
+        let store = Self {
+            db,
+            path,
+            _lock: lock,
+        };
         let version = store.schema_version()?;
         match version {
             Some(SCHEMA_VERSION) => Ok(store),
@@ -204,17 +287,51 @@ impl Store {
         genesis: &GenesisConfig,
     ) -> Result<(Self, State), StoreError> {
         let dir = dir.as_ref();
+        Self::init_locked(Self::lock_new_dir(dir)?, genesis)
+    }
+
+    /// Deletes the chain in `dir` (if any) and creates a new one from `genesis`, holding the
+    /// directory's [`DataDirLock`] from before the deletion until the returned store is
+    /// dropped: while another process has the chain open this fails with
+    /// [`StoreError::Locked`] and deletes nothing (`deai init --force`).
+    pub fn reinit(
+        dir: impl AsRef<Path>,
+        genesis: &GenesisConfig,
+    ) -> Result<(Self, State), StoreError> {
+        let dir = dir.as_ref();
+        let lock = Self::lock_new_dir(dir)?;
+        let path = Self::db_path(dir);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StoreError::Io { path, source }),
+        }
+        Self::init_locked(lock, genesis)
+    }
+
+    /// Creates `dir` if needed and takes its lock.
+    fn lock_new_dir(dir: &Path) -> Result<DataDirLock, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        let path = Self::db_path(dir);
+        DataDirLock::acquire(dir)
+    }
+
+    fn init_locked(
+        lock: DataDirLock,
+        genesis: &GenesisConfig,
+    ) -> Result<(Self, State), StoreError> {
+        let dir = lock.dir().to_path_buf();
+        let path = Self::db_path(&dir);
         let db = open_db(&path, true)?;
-        let store = Self { db, path };
+        let store = Self {
+            db,
+            path,
+            _lock: lock,
+        };
         if store.schema_version()?.is_some() {
-            return Err(StoreError::AlreadyInitialized {
-                dir: dir.to_path_buf(),
-            });
+            return Err(StoreError::AlreadyInitialized { dir });
         }
         let state = State::genesis(genesis).map_err(|e| StoreError::Genesis(e.to_string()))?;
         let block = Block {
@@ -435,5 +552,71 @@ impl Store {
         }
         wtx.commit().ctx("committing")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deai_types::{ChainId, Params};
+
+    use super::*;
+
+    fn genesis(time: u64) -> GenesisConfig {
+        GenesisConfig {
+            chain_id: ChainId::new("deai-lock-test").unwrap(),
+            genesis_time_ms: time,
+            accounts: Vec::new(),
+            stakes: Vec::new(),
+            params: Params::default(),
+        }
+    }
+
+    fn holder_of(err: StoreError) -> String {
+        match err {
+            StoreError::Locked { holder, .. } => holder,
+            other => panic!("expected Locked, got {other}"),
+        }
+    }
+
+    #[test]
+    fn an_open_store_holds_the_data_dir_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::init(dir.path(), &genesis(1)).unwrap();
+        let me = format!("pid {}, this process", std::process::id());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(LOCK_FILE))
+                .unwrap()
+                .trim(),
+            std::process::id().to_string()
+        );
+        assert_eq!(holder_of(Store::open(dir.path()).unwrap_err()), me);
+        assert_eq!(holder_of(DataDirLock::acquire(dir.path()).unwrap_err()), me);
+        let err = Store::reinit(dir.path(), &genesis(2)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is in use by another process (pid "),
+            "{err}"
+        );
+        // reinit deleted nothing: the open store still reads the first genesis.
+        let head = store.head().unwrap();
+        drop(store);
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.head().unwrap(), head);
+        assert_eq!(reopened.genesis().unwrap(), genesis(1));
+    }
+
+    #[test]
+    fn reinit_replaces_the_chain_once_the_lock_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::init(dir.path(), &genesis(1)).unwrap());
+        // A leftover lock file (a crashed holder) blocks nobody.
+        std::fs::write(dir.path().join(LOCK_FILE), "999999999\n").unwrap();
+        let (store, _) = Store::reinit(dir.path(), &genesis(2)).unwrap();
+        assert_eq!(store.genesis().unwrap(), genesis(2));
+        drop(store);
+        // reinit of a directory without a chain creates one.
+        let empty = tempfile::tempdir().unwrap();
+        let (store, _) = Store::reinit(empty.path().join("new"), &genesis(3)).unwrap();
+        assert_eq!(store.genesis().unwrap(), genesis(3));
     }
 }
