@@ -1,20 +1,22 @@
 //! Signature verification for admission: the ledger's rule, faster.
 //!
 //! The verdict for every transaction is exactly `SignedTx::verify(tx).is_ok()` — the ledger's
-//! rule (see `deai_types::crypto`): ed25519-dalek's batch equation, which accepts a set iff each
-//! member passes it alone, so chunking changes no verdict. Two things make it cheaper than
+//! rule, defined once in `deai_types::crypto` (canonical encodings, no small-order key or `R`,
+//! canonical `s`, the cofactored equation), which this module does not re-implement: it calls
+//! `deai_types::verify_batch_with_keys`, whose batch equation holds iff every member's single
+//! equation does, so chunking changes no verdict. Two things make it cheaper than
 //! `deai_types::verify_batch`:
-//! - a cache of decompressed public keys (decompressing a key costs about a seventh of a
-//!   verification, and active accounts sign again and again); entries are plain functions of
-//!   the 32 key bytes, so the cache can never change a verdict; it is cleared when full;
+//! - a cache of parsed signer keys (`ValidKey::parse`: the canonical-encoding and small-order
+//!   checks and the decompression, about a seventh of a verification; active accounts sign
+//!   again and again); entries are plain functions of the 32 key bytes, rejections included, so
+//!   the cache can never change a verdict; it is cleared when full;
 //! - larger batches ([`CHUNK`] signatures), verified in parallel with rayon; a failing chunk
 //!   falls back to checking each signature alone.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use deai_types::{AccountId, SignedTx};
-use ed25519_dalek::{Signature as DalekSignature, VerifyingKey};
+use deai_types::{AccountId, SigError, SignedTx, ValidKey};
 use rayon::prelude::*;
 
 /// Signatures per batch.
@@ -23,10 +25,13 @@ pub const CHUNK: usize = 128;
 /// Default number of cached keys (about 200 bytes each).
 pub const DEFAULT_KEY_CACHE: usize = 1 << 16;
 
-/// A signature verifier with a decompressed-key cache; share it with `Arc`.
+/// A signer key as parsed by the ledger's rule: the key, or why it is rejected.
+type ParsedKey = Result<ValidKey, SigError>;
+
+/// A signature verifier with a parsed-key cache; share it with `Arc`.
 #[derive(Debug)]
 pub struct SigVerifier {
-    keys: Mutex<HashMap<AccountId, Option<VerifyingKey>>>,
+    keys: Mutex<HashMap<AccountId, ParsedKey>>,
     capacity: usize,
 }
 
@@ -50,17 +55,16 @@ impl SigVerifier {
         let keys = self.keys_of(txs);
         txs.par_chunks(CHUNK)
             .zip(keys.par_chunks(CHUNK))
-            .map(|(chunk, keys)| verify_chunk(chunk, keys))
+            .map(|(chunk, keys)| deai_types::verify_batch_with_keys(chunk, keys))
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()
             .collect()
     }
 
-    /// The decompressed key of every signer (`None`: not a valid key), from the cache or
-    /// decompressed in parallel.
-    fn keys_of(&self, txs: &[SignedTx]) -> Vec<Option<VerifyingKey>> {
-        let mut out: Vec<Option<Option<VerifyingKey>>> = {
+    /// The parsed key of every signer, from the cache or parsed in parallel.
+    fn keys_of(&self, txs: &[SignedTx]) -> Vec<ParsedKey> {
+        let mut out: Vec<Option<ParsedKey>> = {
             let cache = self
                 .keys
                 .lock()
@@ -71,9 +75,9 @@ impl SigVerifier {
         if missing.is_empty() {
             return out.into_iter().flatten().collect();
         }
-        let fresh: Vec<(usize, Option<VerifyingKey>)> = missing
+        let fresh: Vec<(usize, ParsedKey)> = missing
             .par_iter()
-            .map(|&i| (i, VerifyingKey::from_bytes(&txs[i].signer.0).ok()))
+            .map(|&i| (i, ValidKey::parse(&txs[i].signer)))
             .collect();
         let mut cache = self
             .keys
@@ -88,31 +92,11 @@ impl SigVerifier {
             }
             out[i] = Some(key);
         }
-        out.into_iter().map(Option::flatten).collect()
+        out.into_iter()
+            .zip(txs)
+            .map(|(key, tx)| key.unwrap_or_else(|| ValidKey::parse(&tx.signer)))
+            .collect()
     }
-}
-
-fn verify_one(key: &VerifyingKey, sig: &DalekSignature, msg: &[u8]) -> bool {
-    ed25519_dalek::verify_batch(&[msg], &[*sig], &[*key]).is_ok()
-}
-
-fn verify_chunk(txs: &[SignedTx], keys: &[Option<VerifyingKey>]) -> Vec<bool> {
-    let msgs: Vec<[u8; 32]> = txs.iter().map(|t| t.tx.signing_hash().0).collect();
-    let sigs: Vec<DalekSignature> = txs
-        .iter()
-        .map(|t| DalekSignature::from_bytes(&t.signature.0))
-        .collect();
-    let all_keys: Option<Vec<VerifyingKey>> = keys.iter().copied().collect();
-    if let Some(all_keys) = all_keys {
-        let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
-        if ed25519_dalek::verify_batch(&refs, &sigs, &all_keys).is_ok() {
-            return vec![true; txs.len()];
-        }
-    }
-    keys.iter()
-        .zip(sigs.iter().zip(msgs.iter()))
-        .map(|(key, (sig, msg))| key.as_ref().is_some_and(|k| verify_one(k, sig, msg)))
-        .collect()
 }
 
 #[cfg(test)]

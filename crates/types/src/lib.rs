@@ -13,8 +13,10 @@
 //! - **Canonical encoding** ([`codec`]): borsh with strict key order; [`encode`] / [`decode`]
 //!   where `decode` rejects trailing bytes, never panics, and never allocates more than the input
 //!   can justify.
-//! - **Keys and signatures** ([`crypto`]): [`Keypair`], [`Signature`], single verification
-//!   ([`SignedTx::verify`]) and the deterministic parallel batch verifier [`verify_batch`].
+//! - **Keys and signatures** ([`crypto`]): [`Keypair`], [`Signature`], the ledger's ed25519
+//!   rule (canonical encodings, no small-order key or `R`, canonical `s`, cofactored equation),
+//!   single verification ([`SignedTx::verify`]) and the batch verifiers [`verify_batch`] and
+//!   [`verify_batch_with_keys`], whose verdicts equal the single one's.
 //! - **Transactions** ([`tx`]): [`Tx`] = chain id + nonce + fee + [`Call`]; [`SignedTx`].
 //! - **Protocol vocabulary** ([`protocol`]): task specifications, commit/reveal keys and windows,
 //!   slashing evidence, governance parameter changes and the [`Params`] they change.
@@ -45,7 +47,9 @@ mod hex;
 
 pub use block::{tx_root, Block, Header};
 pub use codec::{decode, encode, DecodeError};
-pub use crypto::{verify_batch, Keypair, SigError, Signature, BATCH_CHUNK};
+pub use crypto::{
+    verify_batch, verify_batch_with_keys, Keypair, SigError, Signature, ValidKey, BATCH_CHUNK,
+};
 pub use fixed_point::{Fixed, FixedError};
 pub use hash::Hash32;
 pub use hex::HexError;
