@@ -7,6 +7,7 @@ mod codec;
 mod epochs;
 mod errors;
 mod flows;
+mod forged_sigs;
 mod props;
 mod pv;
 mod slashing;

@@ -4,6 +4,7 @@
 mod common;
 mod crash;
 mod determinism;
+mod forged_sigs;
 mod mempool;
 mod store;
 mod verify;
