@@ -110,6 +110,10 @@ pub struct MemberConfig {
     /// an empty block.
     #[serde(default = "default_idle_ms")]
     pub idle_block_ms: u64,
+    /// Connection, timeout, blob size, quota and retention limits of the HTTP API (the `[http]`
+    /// table; every field has a default, see `crate::http::HttpSettings`).
+    #[serde(default)]
+    pub http: crate::http::HttpSettings,
     /// Every validator's key and p2p address (this member included).
     pub peers: Vec<Peer>,
 }
@@ -337,6 +341,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<TestnetReport, ConfigError> {
             block_txs: default_block_txs(),
             rate_per_second: default_rate(),
             idle_block_ms: default_idle_ms(),
+            http: crate::http::HttpSettings::default(),
             peers: peers.clone(),
         };
         let text = toml::to_string_pretty(&config)

@@ -41,9 +41,9 @@ use tracing::{error, info, warn};
 use crate::{
     config::{read_genesis, read_key, validator_set, ConfigError, MemberConfig},
     engine::{self, Channels, EngineConfig, PrivateKey, PublicKey, Timing},
-    http::router,
+    http::{router_with, HttpSettings},
     ledger::{BlockLimits, LedgerError, ReplicatedLedger, ValidatorRule},
-    service::Embedded,
+    service::{collect_blobs_periodically, Embedded},
 };
 
 /// Errors running a node.
@@ -111,6 +111,8 @@ pub struct SingleOptions {
     pub block_txs: usize,
     /// Sustained requests per second per client IP.
     pub rate_per_second: f64,
+    /// Connection, timeout and blob limits of the HTTP API.
+    pub http: HttpSettings,
 }
 
 fn now_ms() -> u64 {
@@ -163,15 +165,18 @@ fn bind(what: &'static str, addr: SocketAddr) -> Result<std::net::TcpListener, D
 async fn serve(
     listener: std::net::TcpListener,
     app: axum::Router,
+    settings: HttpSettings,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), std::io::Error> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await
+    crate::http::serve(listener, app, &settings, stop).await
+}
+
+/// Opens the blob store of a data directory with the size limit of `settings`.
+fn open_blobs(dir: PathBuf, settings: &HttpSettings) -> Result<Arc<BlobStore>, DaemonError> {
+    Ok(Arc::new(
+        BlobStore::open(dir)?.with_max_bytes(settings.max_blob_bytes),
+    ))
 }
 
 /// Runs the single embedded node until Ctrl-C or SIGTERM. `on_ready` gets the bound HTTP
@@ -192,7 +197,7 @@ pub fn run_single(
             ..NodeConfig::default()
         },
     )?;
-    let blobs = Arc::new(BlobStore::open(options.data_dir.join("blobs"))?);
+    let blobs = open_blobs(options.data_dir.join("blobs"), &options.http)?;
     let backend = Arc::new(Embedded::new(chain));
     let listener = bind("HTTP listener", options.listen)?;
     let local = listener.local_addr().map_err(|source| DaemonError::Bind {
@@ -205,8 +210,15 @@ pub fn run_single(
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Runtime(e.to_string()))?;
-    let app = router(backend.clone(), blobs, options.rate_per_second);
+    let app = router_with(
+        backend.clone(),
+        blobs.clone(),
+        options.rate_per_second,
+        &options.http,
+    );
+    let settings = options.http.clone();
     let producer = backend.clone();
+    let gc_backend = backend.clone();
     let interval = options.block_interval.max(Duration::from_millis(1));
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -236,8 +248,18 @@ pub fn run_single(
                 }
             }
         });
+        let mut gc_stop = stop_rx.clone();
+        let gc = tokio::spawn(collect_blobs_periodically(
+            gc_backend,
+            blobs,
+            Duration::from_secs(settings.blob_gc_interval_secs),
+            Duration::from_secs(settings.blob_retention_secs),
+            async move {
+                let _ = gc_stop.changed().await;
+            },
+        ));
         let mut http_stop = stop_rx;
-        let server = tokio::spawn(serve(listener, app, async move {
+        let server = tokio::spawn(serve(listener, app, settings, async move {
             let _ = http_stop.changed().await;
         }));
         on_ready(local);
@@ -247,6 +269,7 @@ pub fn run_single(
             error!(%err, "HTTP server failed");
         }
         let _ = production.await;
+        let _ = gc.await;
     });
     backend.flush()?;
     info!("chain flushed; bye");
@@ -344,7 +367,7 @@ pub fn run_member(
     let genesis = read_genesis(&config.genesis)?;
     let member = membership(&config, &genesis)?;
     let ledger = Arc::new(open_member_ledger(&config)?);
-    let blobs = Arc::new(BlobStore::open(config.chain_dir.join("blobs"))?);
+    let blobs = open_blobs(config.chain_dir.join("blobs"), &config.http)?;
     let listener = bind("HTTP listener", config.listen)?;
     let local = listener.local_addr().map_err(|source| DaemonError::Bind {
         what: "HTTP listener",
@@ -355,7 +378,13 @@ pub fn run_member(
     drop(bind("p2p listener", config.p2p)?);
     let namespace = format!("deai-{}", genesis.chain_id.as_str()).into_bytes();
     let max_payload = BlockLimits::default().max_bytes;
-    let app = router(ledger.clone(), blobs, config.rate_per_second);
+    let app = router_with(
+        ledger.clone(),
+        blobs.clone(),
+        config.rate_per_second,
+        &config.http,
+    );
+    let settings = config.http.clone();
     let runtime = cw_tokio::Runner::new(
         cw_tokio::Config::new()
             .with_worker_threads(2)
@@ -369,6 +398,7 @@ pub fn run_member(
         "starting member"
     );
     let engine_ledger = ledger.clone();
+    let gc_ledger = ledger.clone();
     let result: Result<(), DaemonError> = runtime.start(|context| async move {
         let handshake = Cups::<_, ChaCha20Poly1305>::new(
             Sake {
@@ -438,8 +468,22 @@ pub fn run_member(
         )
         .await?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (gc_stop_tx, gc_stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let gc = context.child("blob-gc").spawn({
+            let ledger = gc_ledger;
+            let (interval, retention) = (
+                Duration::from_secs(settings.blob_gc_interval_secs),
+                Duration::from_secs(settings.blob_retention_secs),
+            );
+            move |_| async move {
+                collect_blobs_periodically(ledger, blobs, interval, retention, async move {
+                    let _ = gc_stop_rx.await;
+                })
+                .await;
+            }
+        });
         let server = context.child("http").spawn(move |_| async move {
-            if let Err(err) = serve(listener, app, async move {
+            if let Err(err) = serve(listener, app, settings, async move {
                 let _ = stop_rx.await;
             })
             .await
@@ -450,7 +494,9 @@ pub fn run_member(
         on_ready(local);
         shutdown_signal().await;
         let _ = stop_tx.send(());
+        let _ = gc_stop_tx.send(());
         let _ = server.await;
+        let _ = gc.await;
         // Finalized blocks are already durable (one redb transaction each); stop the engine.
         if let Err(err) = context.stop(0, Some(Duration::from_secs(5))).await {
             warn!(%err, "consensus tasks did not stop in time");

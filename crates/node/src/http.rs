@@ -9,16 +9,19 @@
 //! | GET | `/v1/state-root` | height and state root of the last final block |
 //! | GET | `/v1/status` | chain id, height, head hash, state root, mempool size, mode |
 //! | GET | `/v1/distributions` | height, state root and the decentralization metrics of every holdings distribution ([`crate::distributions`]) |
-//! | PUT | `/v1/blob` | raw bytes → `201 {"hash"}` (blake3, content addressed) |
-//! | PUT | `/v1/blob/{hash}` | raw bytes that must hash to `{hash}` |
+//! | PUT | `/v1/blob` | raw bytes, signed by a ledger account ([`upload`]) → `201 {"hash", "bytes", "stored"}` |
+//! | PUT | `/v1/blob/{hash}` | the same, and the bytes must hash to `{hash}` |
 //! | GET | `/v1/blob/{hash}` | the bytes |
 //! | GET | `/metrics` | Prometheus text (counters, and the distributions' metrics as gauges) |
 //!
-//! Errors are JSON `{"error": code, "message": text}`: 4xx when the caller sent something wrong
-//! (malformed body, bad signature, stale nonce, unknown id, oversize body, hash mismatch, too
-//! many requests), 5xx with a generic message when the node failed (details go to the log).
-//! Request bodies are size-limited (transactions 64 KiB, blobs the blob store's limit), and each
-//! client IP has a token bucket of requests.
+//! Errors are JSON [`ErrorBody`] `{"error": code, "message": text}` — every error, including the
+//! ones the router itself produces (405 wrong method, 414 URI too long, extractor rejections):
+//! 4xx when the caller sent something wrong (malformed body, bad signature, stale nonce, unknown
+//! id, oversize body, hash mismatch, over quota, too many requests — with `Retry-After`), 5xx
+//! with a generic message when the node failed (details go to the log). Request bodies are
+//! size-limited (transactions 64 KiB, blobs the blob store's limit), each client IP has a token
+//! bucket of requests, and [`serve`] bounds connections and how long a client may take to send
+//! headers and body ([`HttpSettings`]).
 
 use std::{
     collections::HashMap,
@@ -28,27 +31,89 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
-    body::{Body, Bytes},
+    body::Bytes,
     extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State as AxState},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post, put},
     Json, Router,
 };
 use deai_chain::State;
-use deai_store::{BlobError, BlobStore};
+use deai_store::{blob::Quota, BlobStore};
 use deai_types::{decode, AccountId, Block, Hash32, Header, Height, SignedTx, TaskId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::error;
+
+mod serve;
+pub mod upload;
+
+pub use serve::serve;
 
 /// Largest accepted transaction body, in bytes.
 pub const MAX_TX_BYTES: usize = 64 * 1024;
+
+/// Operator limits of the HTTP API, its connections and its blob admission (the `[http]` table
+/// of a member config). Every field has a default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Most open HTTP connections; a connection beyond it gets `503` and is closed.
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a request's complete headers, counted from the moment
+    /// the connection opens or the previous response was sent (so also the keep-alive limit).
+    pub header_timeout_ms: u64,
+    /// Most milliseconds between two pieces of a request body (a stalled upload gets `408`).
+    pub body_timeout_ms: u64,
+    /// Milliseconds without a byte read or written after which a connection is closed.
+    pub idle_timeout_ms: u64,
+    /// Longest request target (path and query) in bytes; longer gets `414`.
+    pub max_uri_bytes: usize,
+    /// Largest blob accepted, in bytes.
+    pub max_blob_bytes: u64,
+    /// Most bytes of blobs one account may own on this node.
+    pub blob_quota_bytes: u64,
+    /// Most bytes of blobs this node stores in total.
+    pub blob_capacity_bytes: u64,
+    /// Seconds an unreferenced blob is kept after its last upload before it is deleted.
+    pub blob_retention_secs: u64,
+    /// Seconds between two garbage collections of the blob store.
+    pub blob_gc_interval_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        let quota = Quota::default();
+        Self {
+            max_connections: 1_024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            max_uri_bytes: 8 * 1024,
+            max_blob_bytes: deai_store::DEFAULT_MAX_BLOB_BYTES,
+            blob_quota_bytes: quota.per_account,
+            blob_capacity_bytes: quota.total,
+            blob_retention_secs: 24 * 3_600,
+            blob_gc_interval_secs: 600,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The blob quota these settings describe.
+    pub fn quota(&self) -> Quota {
+        Quota {
+            per_account: self.blob_quota_bytes,
+            total: self.blob_capacity_bytes,
+        }
+    }
+}
 
 /// Why a submitted transaction was refused.
 #[derive(Debug, thiserror::Error)]
@@ -75,42 +140,79 @@ pub trait Backend: Send + Sync + 'static {
     fn mempool_len(&self) -> usize;
 }
 
+/// The body of every error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable machine-readable code (`bad_request`, `unauthorized`, `quota_exceeded`, …).
+    pub error: String,
+    /// What was wrong and what is accepted.
+    pub message: String,
+}
+
 /// Errors returned by the API.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: body or path could not be parsed.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: a blob upload is unsigned or its signature does not verify.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the uploader has no account on the ledger.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: unknown id.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the path exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 408: the client stopped sending the request body.
+    #[error("{0}")]
+    Timeout(String),
     /// 409: content does not match its claimed hash.
     #[error("{0}")]
     HashMismatch(String),
     /// 413: body too large.
     #[error("{0}")]
     TooLarge(String),
+    /// 413: the upload would take the account past its blob quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// 414: the request target is too long.
+    #[error("{0}")]
+    UriTooLong(String),
     /// 422: well-formed but refused (signature, nonce, …).
     #[error("{0}")]
     Rejected(String),
-    /// 429: rate limit.
-    #[error("too many requests from this client; retry later")]
-    RateLimited,
+    /// 429: rate limit; retry after this many seconds.
+    #[error("too many requests from this client; retry after {0} s")]
+    RateLimited(u64),
     /// 500: the node failed; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
+    /// 507: the node's blob store is full.
+    #[error("{0}")]
+    StorageFull(String),
 }
 
 impl ApiError {
     fn status(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::HashMismatch(_) => (StatusCode::CONFLICT, "hash_mismatch"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::QuotaExceeded(_) => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             ApiError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
-            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
         }
     }
 }
@@ -121,11 +223,17 @@ impl IntoResponse for ApiError {
             error!(%detail, "request failed");
         }
         let (status, code) = self.status();
-        (
-            status,
-            Json(json!({"error": code, "message": self.to_string()})),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: code.into(),
+            message: self.to_string(),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -147,7 +255,8 @@ impl RateLimiter {
         }
     }
 
-    fn allow(&self, ip: IpAddr) -> bool {
+    /// Takes a token for `ip`, or says in how many whole seconds (at least 1) one is available.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > 100_000 {
@@ -159,9 +268,11 @@ impl RateLimiter {
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            let wait = (1.0 - *tokens) / self.per_second.max(f64::MIN_POSITIVE);
+            // Saturating float-to-int cast; at least one second.
+            Err((wait.ceil() as u64).max(1))
         }
     }
 }
@@ -180,26 +291,41 @@ struct Metrics {
 pub struct Api<B> {
     backend: Arc<B>,
     blobs: Arc<BlobStore>,
+    quota: Quota,
     limiter: RateLimiter,
+    max_uri_bytes: usize,
     metrics: Metrics,
 }
 
-/// Builds the router. `rate_per_second` requests per client IP (bursts of twice that).
+/// Builds the router with the default [`HttpSettings`]. `rate_per_second` requests per client
+/// IP (bursts of twice that).
 pub fn router<B: Backend>(backend: Arc<B>, blobs: Arc<BlobStore>, rate_per_second: f64) -> Router {
-    let blob_limit = usize::try_from(blobs.max_bytes()).unwrap_or(usize::MAX);
+    router_with(backend, blobs, rate_per_second, &HttpSettings::default())
+}
+
+/// Builds the router. `rate_per_second` requests per client IP (bursts of twice that); blob
+/// sizes are limited by the store ([`BlobStore::with_max_bytes`]), quotas, the body timeout and
+/// the URI length by `settings`.
+pub fn router_with<B: Backend>(
+    backend: Arc<B>,
+    blobs: Arc<BlobStore>,
+    rate_per_second: f64,
+    settings: &HttpSettings,
+) -> Router {
     let api = Arc::new(Api {
         backend,
         blobs,
+        quota: settings.quota(),
         limiter: RateLimiter::new(rate_per_second, rate_per_second * 2.0),
+        max_uri_bytes: settings.max_uri_bytes,
         metrics: Metrics::default(),
     });
     let blob_routes = Router::new()
-        .route("/v1/blob", put(put_blob::<B>))
+        .route("/v1/blob", put(upload::put_blob::<B>))
         .route(
             "/v1/blob/{hash}",
-            put(put_blob_hash::<B>).get(get_blob::<B>),
-        )
-        .layer(DefaultBodyLimit::max(blob_limit.saturating_add(1)));
+            put(upload::put_blob_hash::<B>).get(upload::get_blob::<B>),
+        );
     Router::new()
         .route(
             "/v1/tx",
@@ -216,14 +342,17 @@ pub fn router<B: Backend>(backend: Arc<B>, blobs: Arc<BlobStore>, rate_per_secon
         .fallback(|| async {
             ApiError::NotFound("no such endpoint; see the API table in deai_node::http".into())
         })
-        .layer(middleware::from_fn_with_state(
-            api.clone(),
-            limit_and_count::<B>,
-        ))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(
+            settings.body_timeout_ms.max(1),
+        )))
+        .layer(middleware::from_fn_with_state(api.clone(), front::<B>))
         .with_state(api)
 }
 
-async fn limit_and_count<B: Backend>(
+/// Every request passes here first: counting, the URI length limit, the rate limit, and the
+/// rewriting of any error answer that is not JSON yet (the router's own 405, extractor
+/// rejections) into an [`ErrorBody`].
+async fn front<B: Backend>(
     AxState(api): AxState<Arc<Api<B>>>,
     request: Request,
     next: Next,
@@ -233,10 +362,22 @@ async fn limit_and_count<B: Backend>(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let response = if api.limiter.allow(ip) {
-        next.run(request).await
+    let target_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = if target_len > api.max_uri_bytes {
+        ApiError::UriTooLong(format!(
+            "request target of {target_len} bytes exceeds the limit of {} bytes",
+            api.max_uri_bytes
+        ))
+        .into_response()
+    } else if let Err(secs) = api.limiter.check(ip) {
+        ApiError::RateLimited(secs).into_response()
     } else {
-        ApiError::RateLimited.into_response()
+        as_json_error(next.run(request).await, &method, &path).await
     };
     let status = response.status();
     if status.is_client_error() {
@@ -245,6 +386,66 @@ async fn limit_and_count<B: Backend>(
         api.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
     }
     response
+}
+
+/// Leaves successes and JSON answers alone; turns any other error answer into an [`ErrorBody`]
+/// with the same status and headers (its text, if any, becomes the message).
+async fn as_json_error(response: Response, method: &axum::http::Method, path: &str) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large".to_owned(),
+        StatusCode::URI_TOO_LONG => "uri_too_long".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => "timeout".to_owned(),
+        s if s.is_server_error() => "internal".to_owned(),
+        s => s
+            .canonical_reason()
+            .unwrap_or("client_error")
+            .to_ascii_lowercase()
+            .replace(' ', "_"),
+    };
+    let message = match (status, text.is_empty()) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            match parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+            {
+                Some(allow) => format!("{method} is not allowed on {path}; allowed: {allow}"),
+                None => format!(
+                    "{method} is not allowed on {path}; see the API table in deai_node::http"
+                ),
+            }
+        }
+        (s, _) if s.is_server_error() => "internal error".to_owned(),
+        (s, true) => s.canonical_reason().unwrap_or("error").to_owned(),
+        (_, false) => text,
+    };
+    let body = serde_json::to_vec(&ErrorBody {
+        error: code,
+        message,
+    })
+    .unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 fn body_too_large(err: axum::extract::rejection::BytesRejection) -> ApiError {
@@ -417,70 +618,4 @@ async fn metrics<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Response {
     );
     text.push_str(&crate::distributions::prometheus_text(&distributions));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-}
-
-fn blob_error(err: BlobError) -> ApiError {
-    match err {
-        BlobError::TooLarge { .. } => ApiError::TooLarge(err.to_string()),
-        BlobError::NotFound { .. } => ApiError::NotFound(err.to_string()),
-        other => ApiError::Internal(other.to_string()),
-    }
-}
-
-async fn store_blob<B: Backend>(api: &Api<B>, body: &[u8]) -> Result<Hash32, ApiError> {
-    if body.len() as u64 > api.blobs.max_bytes() {
-        return Err(ApiError::TooLarge(format!(
-            "blob of {} bytes exceeds the limit of {} bytes",
-            body.len(),
-            api.blobs.max_bytes()
-        )));
-    }
-    let hash = api.blobs.put(body).map_err(blob_error)?;
-    api.metrics.blobs_stored.fetch_add(1, Ordering::Relaxed);
-    Ok(hash)
-}
-
-async fn put_blob<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let body = body.map_err(body_too_large)?;
-    let hash = store_blob(&api, &body).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"hash": hash.to_string(), "bytes": body.len()})),
-    ))
-}
-
-async fn put_blob_hash<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    Path(hash): Path<String>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let claimed: Hash32 = parse("blob hash (64 hex characters)", &hash)?;
-    let body = body.map_err(body_too_large)?;
-    let actual = Hash32::of(&body);
-    if actual != claimed {
-        return Err(ApiError::HashMismatch(format!(
-            "body hashes to {actual}, not to the {claimed} in the path"
-        )));
-    }
-    let hash = store_blob(&api, &body).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"hash": hash.to_string(), "bytes": body.len()})),
-    ))
-}
-
-async fn get_blob<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    Path(hash): Path<String>,
-) -> Result<Response, ApiError> {
-    let hash: Hash32 = parse("blob hash (64 hex characters)", &hash)?;
-    let bytes = api.blobs.get(&hash).map_err(blob_error)?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        Body::from(bytes),
-    )
-        .into_response())
 }

@@ -1,11 +1,20 @@
 //! The two ledgers the HTTP API can serve: the embedded single-node chain (default) and the
-//! replicated ledger driven by consensus.
+//! replicated ledger driven by consensus; and the periodic blob garbage collection that reads
+//! the ledger to know which blobs are still referenced.
 
-use std::sync::{Mutex, MutexGuard};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, SystemTime},
+};
 
 use deai_chain::State;
-use deai_store::{EmbeddedChain, NodeError, ProducedBlock};
+use deai_store::{
+    blob::{referenced_blobs, GcReport},
+    BlobError, BlobStore, EmbeddedChain, NodeError, ProducedBlock,
+};
 use deai_types::{Block, Hash32, Header, Height, SignedTx};
+use tracing::{error, info};
 
 use crate::{
     http::{Backend, SubmitError},
@@ -100,5 +109,52 @@ impl Backend for ReplicatedLedger {
 
     fn mempool_len(&self) -> usize {
         ReplicatedLedger::mempool_len(self)
+    }
+}
+
+/// One garbage collection of the blob store: every blob the ledger does not reference
+/// ([`deai_store::blob::referenced_blobs`] of the latest state) whose last upload is at least
+/// `retention` before `now` is deleted. The file-system walk runs on a blocking thread.
+pub async fn collect_blob_garbage<B: Backend>(
+    backend: &B,
+    blobs: Arc<BlobStore>,
+    now: SystemTime,
+    retention: Duration,
+) -> Result<GcReport, BlobError> {
+    let referenced = backend.read(|state, _| referenced_blobs(state));
+    match tokio::task::spawn_blocking(move || blobs.collect_garbage(&referenced, now, retention))
+        .await
+    {
+        Ok(result) => result,
+        Err(err) => Err(BlobError::Io {
+            path: PathBuf::new(),
+            source: std::io::Error::other(format!("blob garbage collection task failed: {err}")),
+        }),
+    }
+}
+
+/// Collects blob garbage every `interval` (see [`collect_blob_garbage`]) until `stop` resolves.
+pub async fn collect_blobs_periodically<B: Backend>(
+    backend: Arc<B>,
+    blobs: Arc<BlobStore>,
+    interval: Duration,
+    retention: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            () = tokio::time::sleep(interval.max(Duration::from_secs(1))) => {}
+        }
+        match collect_blob_garbage(&*backend, blobs.clone(), SystemTime::now(), retention).await {
+            Ok(report) if !report.deleted.is_empty() => info!(
+                deleted = report.deleted.len(),
+                freed_bytes = report.freed_bytes,
+                "deleted unreferenced blobs past their retention"
+            ),
+            Ok(_) => {}
+            Err(err) => error!(%err, "blob garbage collection failed"),
+        }
     }
 }

@@ -105,6 +105,7 @@ pub fn run(args: NodeArgs, global: &Global) -> anyhow::Result<()> {
                     block_interval: Duration::from_millis(args.block_ms),
                     block_txs: args.block_txs,
                     rate_per_second: args.rate_limit,
+                    http: deai_node::http::HttpSettings::default(),
                 },
                 announce,
             )?;

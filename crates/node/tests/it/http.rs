@@ -7,9 +7,12 @@ use axum::{
     http::{header, Request, StatusCode},
     Router,
 };
-use deai_node::{http::router, service::Embedded};
+use deai_node::{
+    http::{router, upload::sign_upload},
+    service::Embedded,
+};
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
-use deai_types::{encode, Hash32, Keypair};
+use deai_types::{encode, ChainId, Hash32, Keypair};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -186,33 +189,38 @@ async fn caller_faults_are_json_4xx() {
 #[tokio::test]
 async fn blobs_round_trip_and_reject_oversize_and_hash_mismatch() {
     let f = fixture(1e6);
+    let chain = ChainId::new("deai-sim").unwrap();
+    let signed = |uri: String, data: &[u8]| {
+        let mut req = Request::put(uri);
+        for (name, value) in sign_upload(&f.users[0], &chain, data) {
+            req = req.header(name, value);
+        }
+        req.body(Body::from(data.to_vec())).unwrap()
+    };
     let data = b"update blob".to_vec();
-    let put = Request::put("/v1/blob")
-        .body(Body::from(data.clone()))
-        .unwrap();
-    let (status, body) = call(&f.app, put).await;
+    let (status, body) = call(&f.app, signed("/v1/blob".into(), &data)).await;
     assert_eq!(status, StatusCode::CREATED);
     let hash = json(&body)["hash"].as_str().unwrap().to_string();
     assert_eq!(hash, Hash32::of(&data).to_string());
     let (status, got) = call(&f.app, get(&format!("/v1/blob/{hash}"))).await;
     assert_eq!((status, got), (StatusCode::OK, data.clone()));
 
+    // The path names another hash: the signature (over the body's hash) does not match the
+    // path's hash, and a signature over the path's hash does not match the body.
     let wrong = Hash32::of(b"something else");
-    let put = Request::put(format!("/v1/blob/{wrong}"))
-        .body(Body::from(data.clone()))
-        .unwrap();
+    let (status, body) = call(&f.app, signed(format!("/v1/blob/{wrong}"), &data)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json(&body)["error"], "unauthorized");
+    let mut put = signed(format!("/v1/blob/{wrong}"), b"something else");
+    *put.body_mut() = Body::from(data.clone());
     let (status, body) = call(&f.app, put).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(json(&body)["error"], "hash_mismatch");
-    let put = Request::put(format!("/v1/blob/{hash}"))
-        .body(Body::from(data))
-        .unwrap();
-    assert_eq!(call(&f.app, put).await.0, StatusCode::CREATED);
+    let (status, body) = call(&f.app, signed(format!("/v1/blob/{hash}"), &data)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(json(&body)["stored"], false);
 
-    let put = Request::put("/v1/blob")
-        .body(Body::from(vec![7u8; 2048]))
-        .unwrap();
-    let (status, body) = call(&f.app, put).await;
+    let (status, body) = call(&f.app, signed("/v1/blob".into(), &[7u8; 2048])).await;
     assert_eq!(
         status,
         StatusCode::PAYLOAD_TOO_LARGE,

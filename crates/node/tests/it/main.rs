@@ -1,8 +1,11 @@
 //! Integration tests of deai-node.
 
 mod bench;
+mod blobs;
 mod epochs;
 mod http;
+mod http_errors;
 mod ledger_sim;
+mod serve;
 mod sim;
 mod toy;
