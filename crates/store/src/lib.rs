@@ -4,9 +4,11 @@
 //!   transaction indexes, the current state and metadata. A block and its post-state commit in
 //!   one write transaction, so a crash at any moment leaves the last committed block and its
 //!   state, never half of one.
-//! - [`EmbeddedChain`]: the single-node block producer — a [`Mempool`] feeding
+//! - [`EmbeddedChain`]: the single-node block producer — a [`Mempool`] (bounded per signer by
+//!   its balance, expiring gapped transactions, evicting by fee when full) feeding
 //!   `deai_chain::build_block`, committing each block synchronously or through a background
-//!   [`Committer`] that overlaps the disk write with the next block's execution.
+//!   [`Committer`] that overlaps the disk write with the next block's execution; while idle it
+//!   makes at most one empty block per idle interval.
 //! - [`verify_chain`]: re-executes the stored chain from genesis and checks every parent link,
 //!   tx root and state root (`deai chain verify`).
 //! - [`BlobStore`]: content-addressed files (blake3) for the big artifacts the ledger only
@@ -29,8 +31,10 @@ pub mod verify;
 pub use blob::{BlobError, BlobStore, DEFAULT_MAX_BLOB_BYTES};
 pub use committer::Committer;
 pub use error::StoreError;
-pub use mempool::{Mempool, MempoolConfig, MempoolError, VerifiedBatch};
-pub use node::{CommitMode, EmbeddedChain, NodeConfig, NodeError, ProducedBlock};
+pub use mempool::{Mempool, MempoolConfig, MempoolError, VerifiedBatch, DEFAULT_GAP_EXPIRY_BLOCKS};
+pub use node::{
+    CommitMode, EmbeddedChain, NodeConfig, NodeError, ProducedBlock, DEFAULT_IDLE_BLOCK_MS,
+};
 pub use sigs::SigVerifier;
 pub use store::{schema, PreparedCommit, Store, TxLocation, DB_FILE};
 pub use verify::{verify_chain, VerifyProblem, VerifyReport};

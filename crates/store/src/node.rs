@@ -7,6 +7,19 @@
 //! its post-state to the store in one write transaction. Time enters only as the
 //! `timestamp_ms` argument, so a scripted run is reproducible.
 //!
+//! Pacing: a daemon calls [`EmbeddedChain::produce_if_due`] on every tick of its timer. A
+//! block is due at once when a transaction is ready (its nonce is its signer's next nonce);
+//! while idle — nothing waiting, or only transactions stuck behind a nonce gap — at most one
+//! empty block is made per idle interval, measured from the head block's timestamp (so the rule
+//! is a function of the chain and the `now_ms` input). `deai node` sets the interval to
+//! [`DEFAULT_IDLE_BLOCK_MS`] = 2 000 ms unless told otherwise
+//! ([`EmbeddedChain::with_idle_block_interval`]); a chain opened without one makes no empty
+//! blocks in `produce_if_due`. Empty blocks keep windows counted in blocks (commit, reveal,
+//! unbonding, gapped-transaction expiry) closing on an idle chain; 2 s closes a 10-block window
+//! in 20 s while costing one fsync every 2 s instead of one per tick.
+//! [`EmbeddedChain::produce_block`] (used by scripted runs such as `deai demo`) always makes a
+//! block and ignores pacing.
+//!
 //! Commit modes: [`CommitMode::Sync`] makes each block durable before `produce_block` returns;
 //! [`CommitMode::Pipelined`] hands the block to a background [`Committer`] and returns at once,
 //! so the next block executes while this one is written — a block then counts as committed only
@@ -36,6 +49,10 @@ pub enum CommitMode {
         depth: usize,
     },
 }
+
+/// The idle interval `deai node` gives [`EmbeddedChain::with_idle_block_interval`]: while
+/// idle, at most one empty block every 2 s (see the module docs).
+pub const DEFAULT_IDLE_BLOCK_MS: u64 = 2_000;
 
 /// Settings of an [`EmbeddedChain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +114,7 @@ pub struct EmbeddedChain {
     mempool: Mempool,
     committer: Option<Committer>,
     config: NodeConfig,
+    idle_block_ms: Option<u64>,
 }
 
 impl EmbeddedChain {
@@ -148,7 +166,27 @@ impl EmbeddedChain {
             mempool,
             committer,
             config,
+            idle_block_ms: None,
         })
+    }
+
+    /// The same chain, making at most one empty block per `ms` milliseconds while idle in
+    /// [`EmbeddedChain::produce_if_due`] (at least 1).
+    pub fn with_idle_block_interval(mut self, ms: u64) -> Self {
+        self.idle_block_ms = Some(ms.max(1));
+        self
+    }
+
+    /// The same chain, its mempool dropping gapped transactions `blocks` blocks after their
+    /// admission (see [`Mempool::with_gap_expiry`]).
+    pub fn with_gap_expiry(mut self, blocks: u64) -> Self {
+        self.mempool.set_gap_expiry(blocks);
+        self
+    }
+
+    /// Milliseconds between empty blocks while idle (`None`: no empty blocks).
+    pub fn idle_block_interval_ms(&self) -> Option<u64> {
+        self.idle_block_ms
     }
 
     /// The store (for reads; writes go through `produce_block`).
@@ -215,6 +253,24 @@ impl EmbeddedChain {
     /// The mempool's signature verifier, to build [`VerifiedBatch`]es on other threads.
     pub fn verifier(&self) -> Arc<SigVerifier> {
         self.mempool.verifier()
+    }
+
+    /// Whether a block is due at `now_ms`: a transaction is ready, or an idle interval is set
+    /// and has passed since the head block's timestamp (see the module docs).
+    pub fn block_due(&mut self, now_ms: u64) -> bool {
+        let idle_over = self
+            .idle_block_ms
+            .is_some_and(|idle| now_ms.saturating_sub(self.head.timestamp_ms) >= idle);
+        idle_over || self.mempool.has_ready(&self.state)
+    }
+
+    /// Produces a block at `now_ms` if one is due ([`EmbeddedChain::block_due`]); `None`
+    /// otherwise.
+    pub fn produce_if_due(&mut self, now_ms: u64) -> Result<Option<ProducedBlock>, NodeError> {
+        if !self.block_due(now_ms) {
+            return Ok(None);
+        }
+        self.produce_block(now_ms).map(Some)
     }
 
     /// Produces the next block from the ready mempool transactions (possibly none) at

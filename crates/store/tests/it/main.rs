@@ -6,5 +6,7 @@ mod crash;
 mod determinism;
 mod forged_sigs;
 mod mempool;
+mod mempool_limits;
+mod pacing;
 mod store;
 mod verify;

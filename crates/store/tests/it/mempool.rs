@@ -103,7 +103,7 @@ fn admission_rejects_bad_transactions_with_typed_errors() {
     mp.insert(transfer(&k[1], 1, to, 1), &state).unwrap();
     assert!(matches!(
         mp.insert(transfer(&k[2], 0, to, 1), &state),
-        Err(MempoolError::Full { capacity: 4 })
+        Err(MempoolError::Full { capacity: 4, .. })
     ));
     assert_eq!(mp.len(), 4);
     // Every error message says what is accepted.
