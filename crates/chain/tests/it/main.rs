@@ -4,6 +4,7 @@ mod common;
 
 mod blocks;
 mod codec;
+mod conformance;
 mod epochs;
 mod errors;
 mod flows;

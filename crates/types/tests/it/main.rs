@@ -2,3 +2,4 @@
 //! fixed-point text, signatures.
 
 mod codec;
+mod conformance;
