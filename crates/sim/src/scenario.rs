@@ -8,7 +8,7 @@
 //! [`Scenario::demo`]):
 //!
 //! ```toml
-//! name = "demo"
+//! name = "demo"               # [A-Za-z0-9_-]{1,64}: the run folder is runs/<name>-seed<seed>
 //! seed = 0
 //! rounds = 20
 //!
@@ -69,11 +69,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::SimError;
 
+/// Largest `data.validator_samples` and `data.holdout_samples` accepted.
+pub const MAX_EVAL_SAMPLES: usize = 10_000_000;
+/// Most participants (miners and validators together) a scenario may have.
+pub const MAX_PARTICIPANTS: usize = 1024;
+
+/// A scenario name that cannot be used. The name becomes a folder name
+/// (`<data-dir>/runs/<name>-seed<seed>`, which a new run deletes and recreates), so it is
+/// 1 to 64 characters from `A-Z a-z 0-9 _ -`: no separator, no `..`, no absolute path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scenario name {name:?} is invalid: it names a folder, so it must be 1 to 64 characters from A-Z, a-z, 0-9, `_` and `-`")]
+pub struct InvalidName {
+    /// The name given.
+    pub name: String,
+}
+
+/// Checks that `name` matches `[A-Za-z0-9_-]{1,64}`.
+pub fn check_name(name: &str) -> Result<(), InvalidName> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidName {
+            name: name.to_string(),
+        })
+    }
+}
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
-    /// Name used in reports.
+    /// Name used in reports and as the run's folder name: `[A-Za-z0-9_-]{1,64}`
+    /// ([`check_name`]).
     #[serde(default = "default_name")]
     pub name: String,
     /// Seed of every random choice in the run.
@@ -431,18 +462,23 @@ impl Scenario {
         Self::from_toml(&text, path)
     }
 
-    /// Number of miners over all groups.
+    /// Number of miners over all groups (saturating; [`Scenario::validate`] bounds it).
     pub fn miner_count(&self) -> usize {
-        self.miners.iter().map(|g| g.count).sum()
+        self.miners
+            .iter()
+            .fold(0usize, |n, g| n.saturating_add(g.count))
     }
 
-    /// Number of validators over all groups.
+    /// Number of validators over all groups (saturating; [`Scenario::validate`] bounds it).
     pub fn validator_count(&self) -> usize {
-        self.validators.iter().map(|g| g.count).sum()
+        self.validators
+            .iter()
+            .fold(0usize, |n, g| n.saturating_add(g.count))
     }
 
     /// Checks every value that parsing cannot, naming the key.
     pub fn validate(&self) -> Result<(), String> {
+        check_name(&self.name).map_err(|e| format!("`name`: {e}"))?;
         let miners = self.miner_count();
         let validators = self.validator_count();
         let check = |ok: bool, key: &str, msg: &str| {
@@ -464,9 +500,11 @@ impl Scenario {
             "at least one validator is needed",
         )?;
         check(
-            miners + validators <= 1024,
+            miners
+                .checked_add(validators)
+                .is_some_and(|total| total <= MAX_PARTICIPANTS),
             "miners/validators",
-            "at most 1024 participants",
+            &format!("at most {MAX_PARTICIPANTS} participants"),
         )?;
         for (i, g) in self.miners.iter().enumerate() {
             check(
@@ -560,14 +598,96 @@ impl Scenario {
             "must be in [0, 1]",
         )?;
         check(
-            self.data.validator_samples >= 10,
+            (10..=MAX_EVAL_SAMPLES).contains(&self.data.validator_samples),
             "data.validator_samples",
-            "must be at least 10",
+            &format!("must be in 10..={MAX_EVAL_SAMPLES}"),
+        )?;
+        check(
+            self.data.holdout_samples <= MAX_EVAL_SAMPLES,
+            "data.holdout_samples",
+            &format!("must be at most {MAX_EVAL_SAMPLES}"),
         )?;
         self.data
             .partition
             .parse::<deai_ml::PartitionSpec>()
             .map_err(|e| format!("`data.partition`: {e}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_folder_names_only() {
+        for good in [
+            "demo",
+            "demo-pv",
+            "demo-all-honest",
+            "a_B-9",
+            &"x".repeat(64),
+        ] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "/some/dir/victim",
+            "../x",
+            "..",
+            ".",
+            "a/b",
+            "a\\b",
+            "",
+            "démo",
+            "a b",
+            &"x".repeat(65),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_path_as_name_is_rejected_when_parsed_and_validated() {
+        for name in ["/some/dir/victim", "../x"] {
+            let mut s = Scenario::demo();
+            s.name = name.into();
+            let reason = s.validate().unwrap_err();
+            assert!(reason.starts_with("`name`"), "{reason}");
+            let toml = format!(
+                "name = {name:?}\n[[miners]]\nkind = \"honest\"\n[[validators]]\nkind = \"honest\"\n"
+            );
+            match Scenario::from_toml(&toml, Path::new("s.toml")) {
+                Err(SimError::Scenario { reason, .. }) => assert!(reason.contains("`name`")),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let pv = Scenario::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scenarios/demo-pv.toml"
+        )))
+        .unwrap();
+        assert_eq!(pv.name, "demo-pv");
+    }
+
+    #[test]
+    fn counts_that_overflow_when_summed_are_errors() {
+        let mut s = Scenario::demo();
+        s.miners[0].count = usize::MAX;
+        assert_eq!(s.miner_count(), usize::MAX);
+        assert!(s.validate().unwrap_err().contains("participants"));
+        let mut s = Scenario::demo();
+        s.validators[0].count = usize::MAX;
+        assert!(s.validate().unwrap_err().contains("participants"));
+        for (v, h) in [
+            (usize::MAX, 0),
+            (400, usize::MAX),
+            (MAX_EVAL_SAMPLES + 1, 0),
+        ] {
+            let mut s = Scenario::demo();
+            s.data.validator_samples = v;
+            s.data.holdout_samples = h;
+            assert!(s.validate().unwrap_err().contains("samples"), "{v} {h}");
+        }
+        assert_eq!(Scenario::demo().validate(), Ok(()));
     }
 }
