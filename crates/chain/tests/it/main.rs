@@ -9,6 +9,7 @@ mod epochs;
 mod errors;
 mod flows;
 mod forged_sigs;
+mod fuzz;
 mod props;
 mod pv;
 mod slashing;

@@ -2,4 +2,5 @@
 //! fixed-point text, signatures.
 
 mod codec;
+mod fuzz;
 mod conformance;
