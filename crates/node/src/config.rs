@@ -23,6 +23,8 @@
 //! p2p = "127.0.0.1:9700"              # commonware authenticated p2p (TCP)
 //! validators = 4                      # top-N stakers are the validators
 //! epoch_blocks = 1000                 # heights per consensus epoch (set changes between)
+//! idle_block_ms = 2000                # while idle, at most one empty block per this many ms
+//! gap_expiry_blocks = 64              # mempool drops a tx stuck behind a nonce gap after this
 //! [[peers]]                           # every validator's key and p2p address (self included)
 //! key = "…64 hex…"
 //! p2p = "127.0.0.1:9700"
@@ -106,10 +108,16 @@ pub struct MemberConfig {
     /// Sustained HTTP requests per second per client IP (bursts of twice that).
     #[serde(default = "default_rate")]
     pub rate_per_second: f64,
-    /// Milliseconds a leader with an empty mempool waits for a transaction before it proposes
-    /// an empty block.
+    /// Milliseconds a leader with no ready transaction waits for one before it proposes an
+    /// empty block: while idle the network makes about one empty block per this interval
+    /// (default 2 000). The leader timeout is raised to at least this plus 1 s, so a crashed
+    /// leader's view takes that long to skip (see `engine::Timing::with_idle_block_interval`).
     #[serde(default = "default_idle_ms")]
     pub idle_block_ms: u64,
+    /// Blocks after which this node's mempool drops a transaction still waiting behind a nonce
+    /// gap (default `deai_store::DEFAULT_GAP_EXPIRY_BLOCKS` = 64).
+    #[serde(default = "default_gap_expiry_blocks")]
+    pub gap_expiry_blocks: u64,
     /// Connection, timeout, blob size, quota and retention limits of the HTTP API (the `[http]`
     /// table; every field has a default, see `crate::http::HttpSettings`).
     #[serde(default)]
@@ -128,7 +136,10 @@ fn default_rate() -> f64 {
     1_000.0
 }
 fn default_idle_ms() -> u64 {
-    200
+    2_000
+}
+fn default_gap_expiry_blocks() -> u64 {
+    deai_store::DEFAULT_GAP_EXPIRY_BLOCKS
 }
 
 impl MemberConfig {
@@ -341,6 +352,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<TestnetReport, ConfigError> {
             block_txs: default_block_txs(),
             rate_per_second: default_rate(),
             idle_block_ms: default_idle_ms(),
+            gap_expiry_blocks: default_gap_expiry_blocks(),
             http: crate::http::HttpSettings::default(),
             peers: peers.clone(),
         };

@@ -3,8 +3,10 @@
 //! # Single node ([`run_single`])
 //!
 //! The embedded chain in a data directory (created by `deai init`), the HTTP API on `listen`,
-//! and a block producer that wakes every `block_interval` and produces a block when
-//! transactions wait. Blocks are committed synchronously (durable before the next one).
+//! and a block producer that wakes every `block_interval` and produces a block when a
+//! transaction is ready — or, while idle, when `idle_block_interval` has passed since the last
+//! block (`deai_store::EmbeddedChain::produce_if_due`). Blocks are committed synchronously
+//! (durable before the next one).
 //!
 //! # Member ([`run_member`])
 //!
@@ -107,6 +109,8 @@ pub struct SingleOptions {
     pub listen: SocketAddr,
     /// How often the producer checks for transactions.
     pub block_interval: Duration,
+    /// While idle, at most one empty block per this interval.
+    pub idle_block_interval: Duration,
     /// Most transactions per block.
     pub block_txs: usize,
     /// Sustained requests per second per client IP.
@@ -196,7 +200,10 @@ pub fn run_single(
             max_block_txs: options.block_txs.max(1),
             ..NodeConfig::default()
         },
-    )?;
+    )?
+    .with_idle_block_interval(
+        u64::try_from(options.idle_block_interval.as_millis()).unwrap_or(u64::MAX),
+    );
     let blobs = open_blobs(options.data_dir.join("blobs"), &options.http)?;
     let backend = Arc::new(Embedded::new(chain));
     let listener = bind("HTTP listener", options.listen)?;
@@ -341,7 +348,9 @@ pub fn open_member_ledger(config: &MemberConfig) -> Result<ReplicatedLedger, Dae
         epoch_length: config.epoch_blocks,
     };
     if Store::exists(&dir) {
-        let ledger = ReplicatedLedger::open(&dir, limits)?.with_validator_rule(rule)?;
+        let ledger = ReplicatedLedger::open(&dir, limits)?
+            .with_validator_rule(rule)?
+            .with_gap_expiry(config.gap_expiry_blocks);
         if ledger.store().genesis()? != genesis {
             return Err(DaemonError::GenesisMismatch {
                 dir,
@@ -354,7 +363,9 @@ pub fn open_member_ledger(config: &MemberConfig) -> Result<ReplicatedLedger, Dae
             path: dir.clone(),
             source,
         })?;
-        Ok(ReplicatedLedger::init(&dir, &genesis, limits)?.with_validator_rule(rule)?)
+        Ok(ReplicatedLedger::init(&dir, &genesis, limits)?
+            .with_validator_rule(rule)?
+            .with_gap_expiry(config.gap_expiry_blocks))
     }
 }
 

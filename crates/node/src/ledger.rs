@@ -109,7 +109,7 @@ pub struct ValidatorRule {
 
 impl ValidatorRule {
     fn is_boundary(&self, height: u64) -> bool {
-        self.epoch_length >= 2 && (height + 1) % self.epoch_length == 0
+        self.epoch_length >= 2 && (height + 1).is_multiple_of(self.epoch_length)
     }
 }
 
@@ -268,6 +268,13 @@ impl ReplicatedLedger {
         }
         self.sets = Mutex::new(sets);
         Ok(self)
+    }
+
+    /// The same ledger, its mempool dropping transactions stuck behind a nonce gap `blocks`
+    /// blocks after their admission (see `deai_store::Mempool::with_gap_expiry`).
+    pub fn with_gap_expiry(self, blocks: u64) -> Self {
+        lock(&self.mempool).set_gap_expiry(blocks);
+        self
     }
 
     /// The recorded validator sets, by boundary height (empty without a [`ValidatorRule`]).
@@ -500,8 +507,21 @@ impl Executor for ReplicatedLedger {
         lock(&self.inner).head.height.0
     }
 
-    fn has_pending(&self) -> bool {
-        !lock(&self.mempool).is_empty()
+    fn has_pending(&self, chain: &[ConsensusBlock]) -> bool {
+        // Ready against the proposal's parent: transactions stuck behind a nonce gap do not
+        // count, or one of them would make every view propose an empty block.
+        let Some(parent) = chain.last() else {
+            return true;
+        };
+        let id = parent.id();
+        let inner = lock(&self.inner);
+        let state = match inner.speculative.get(&id) {
+            Some(spec) => &spec.state,
+            None if inner.digests.last() == Some(&id) => &inner.state,
+            // Ancestors not executed yet: let `build` find out.
+            None => return true,
+        };
+        lock(&self.mempool).has_ready(state)
     }
 
     fn build(&self, chain: &[ConsensusBlock], timestamp_ms: u64) -> Option<Bytes> {

@@ -38,13 +38,10 @@ impl Embedded {
         self.chain.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Produces a block if transactions are waiting; `None` otherwise.
+    /// Produces a block if one is due at `timestamp_ms` (a transaction is ready, or the idle
+    /// interval has passed: `EmbeddedChain::produce_if_due`); `None` otherwise.
     pub fn produce(&self, timestamp_ms: u64) -> Result<Option<ProducedBlock>, NodeError> {
-        let mut chain = self.lock();
-        if chain.mempool().is_empty() {
-            return Ok(None);
-        }
-        chain.produce_block(timestamp_ms).map(Some)
+        self.lock().produce_if_due(timestamp_ms)
     }
 
     /// Head height and number of transactions stored in blocks.

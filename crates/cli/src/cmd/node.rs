@@ -46,6 +46,10 @@ pub struct NodeArgs {
     /// Milliseconds between block production attempts of the single node.
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub block_ms: u64,
+    /// While idle, at most one empty block per this many milliseconds (single node; a
+    /// testnet member reads `idle_block_ms` from its config).
+    #[arg(long, default_value_t = deai_store::DEFAULT_IDLE_BLOCK_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_block_ms: u64,
     /// Most transactions per block of the single node.
     #[arg(long, default_value_t = 4_096)]
     pub block_txs: usize,
@@ -103,6 +107,7 @@ pub fn run(args: NodeArgs, global: &Global) -> anyhow::Result<()> {
                     data_dir: global.data_dir.clone(),
                     listen: args.listen,
                     block_interval: Duration::from_millis(args.block_ms),
+                    idle_block_interval: Duration::from_millis(args.idle_block_ms),
                     block_txs: args.block_txs,
                     rate_per_second: args.rate_limit,
                     http: deai_node::http::HttpSettings::default(),

@@ -30,10 +30,14 @@ pub trait Executor: Send + Sync + 'static {
     /// Height of the last applied (finalized and durable) block.
     fn last_applied_height(&self) -> u64;
 
-    /// Whether work is waiting to be proposed (transactions in the pool). A leader with nothing
-    /// pending waits up to [`Timing::idle_block_interval`](super::Timing::idle_block_interval)
-    /// before proposing an empty block. The default says "always".
-    fn has_pending(&self) -> bool {
+    /// Whether work is waiting to be proposed on top of the last block of `chain` (same shape
+    /// as in [`build`](Self::build)): a transaction that can execute next there. A leader with
+    /// nothing pending waits up to
+    /// [`Timing::idle_block_interval`](super::Timing::idle_block_interval) before proposing an
+    /// empty block, and proposes as soon as this turns true. Called every few milliseconds
+    /// while a leader waits, so it must be cheap. The default says "always".
+    fn has_pending(&self, chain: &[ConsensusBlock]) -> bool {
+        let _ = chain;
         true
     }
 
@@ -84,6 +88,31 @@ impl<X: Executor> Application<X> {
     }
 }
 
+/// How often a waiting leader checks for work.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Waits until `pending` says work is waiting or `idle` has passed, whichever comes first,
+/// checking every [`POLL`]; returns whether work arrived. Zero `idle` returns at once.
+async fn wait_for_work<E: Clock>(
+    runtime: &E,
+    idle: Duration,
+    mut pending: impl FnMut() -> bool,
+) -> bool {
+    let until = runtime.current() + idle;
+    loop {
+        if pending() {
+            return true;
+        }
+        let now = runtime.current();
+        if now >= until {
+            return false;
+        }
+        runtime
+            .sleep(POLL.min(until.duration_since(now).unwrap_or(POLL)))
+            .await;
+    }
+}
+
 /// Collects ancestors from `ancestry` (newest first) until one the executor knows, and returns
 /// them oldest first. `None` if the chain falls below the last applied height without meeting a
 /// known block (it does not extend the local finalized chain) or the stream ends.
@@ -126,14 +155,9 @@ where
     ) -> Option<Digested<Self::Block>> {
         let chain = connect(&*self.executor, ancestry).await?;
         let parent = chain.last()?.clone();
-        // Pace empty blocks: wait (polling) for a transaction, at most `idle`, well inside the
-        // leader timeout. Followers do not check this; it only saves empty blocks.
-        if !self.idle.is_zero() {
-            let until = runtime.current() + self.idle;
-            while !self.executor.has_pending() && runtime.current() < until {
-                runtime.sleep(Duration::from_millis(5)).await;
-            }
-        }
+        // Pace empty blocks: wait for a transaction, at most `idle` (the engine keeps the leader
+        // timeout above it). Followers do not check this; it only saves empty blocks.
+        wait_for_work(&runtime, self.idle, || self.executor.has_pending(&chain)).await;
         let timestamp_ms = runtime
             .current()
             .duration_since(UNIX_EPOCH)
@@ -166,5 +190,41 @@ where
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{cell::Cell, time::Duration};
+
+    use commonware_runtime::{deterministic, Clock as _, Runner as _};
+
+    use super::wait_for_work;
+
+    /// An idle leader waits the whole interval; work arriving ends the wait within one poll.
+    #[test]
+    fn a_leader_waits_for_work_at_most_the_idle_interval() {
+        deterministic::Runner::default().start(|context| async move {
+            let idle = Duration::from_secs(2);
+            let start = context.current();
+            assert!(!wait_for_work(&context, idle, || false).await);
+            assert_eq!(context.current().duration_since(start).unwrap(), idle);
+
+            let start = context.current();
+            let polls = Cell::new(0u32);
+            let arrived = wait_for_work(&context, idle, || {
+                polls.set(polls.get() + 1);
+                polls.get() > 20
+            })
+            .await;
+            assert!(arrived);
+            let waited = context.current().duration_since(start).unwrap();
+            assert!(waited >= Duration::from_millis(100) && waited <= Duration::from_millis(110));
+
+            let start = context.current();
+            assert!(wait_for_work(&context, idle, || true).await);
+            assert!(!wait_for_work(&context, Duration::ZERO, || false).await);
+            assert_eq!(context.current(), start);
+        });
     }
 }

@@ -137,9 +137,14 @@ pub struct Timing {
     /// Timeout for fetching certificates and blocks from peers.
     pub fetch_timeout: Duration,
     /// How long a leader with no pending transactions waits for one before it proposes an
-    /// empty block (zero: propose at once). Keep it well below `leader_timeout`.
+    /// empty block (zero: propose at once). Must stay below `leader_timeout`, which
+    /// [`Timing::with_idle_block_interval`] ensures.
     pub idle_block_interval: Duration,
 }
+
+/// Time a leader that waited the whole idle interval still has for its proposal to reach the
+/// other validators before they time it out.
+pub const IDLE_LEADER_MARGIN: Duration = Duration::from_secs(1);
 
 impl Timing {
     /// Timeouts for a LAN or localhost: a leader gets 1 s, a view 2 s.
@@ -154,9 +159,18 @@ impl Timing {
     }
 
     /// The same timeouts, with leaders waiting up to `idle` for a transaction before they
-    /// propose an empty block.
+    /// propose an empty block: an idle chain makes about one empty block per `idle`. The
+    /// leader timeout is raised to at least `idle` + [`IDLE_LEADER_MARGIN`] (and the
+    /// certification timeout to at least one margin above that), so a waiting leader is not
+    /// voted out; the price is that a crashed leader's view takes that long to skip.
     pub fn with_idle_block_interval(mut self, idle: Duration) -> Self {
         self.idle_block_interval = idle;
+        if !idle.is_zero() {
+            self.leader_timeout = self.leader_timeout.max(idle + IDLE_LEADER_MARGIN);
+            self.certification_timeout = self
+                .certification_timeout
+                .max(self.leader_timeout + IDLE_LEADER_MARGIN);
+        }
         self
     }
 }

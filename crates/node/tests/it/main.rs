@@ -6,6 +6,7 @@ mod epochs;
 mod http;
 mod http_errors;
 mod ledger_sim;
+mod pacing;
 mod serve;
 mod sim;
 mod toy;
