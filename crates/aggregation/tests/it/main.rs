@@ -3,6 +3,7 @@
 mod attacks;
 mod canonical;
 mod common;
+mod conformance;
 mod errors;
 mod limits;
 mod paths;
