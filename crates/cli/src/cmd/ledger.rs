@@ -578,15 +578,11 @@ pub fn dev_name(i: u32) -> String {
 /// Runs `deai init`.
 pub fn run_init(args: InitArgs, global: &Global) -> anyhow::Result<()> {
     let dir = &global.data_dir;
-    if Store::exists(dir) {
-        if !args.force {
-            bail!(
-                "a chain already exists in {}; use it, or pass --force to delete it and start over",
-                dir.display()
-            );
-        }
-        let path = Store::db_path(dir);
-        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    if Store::exists(dir) && !args.force {
+        bail!(
+            "a chain already exists in {}; use it, or pass --force to delete it and start over",
+            dir.display()
+        );
     }
     let mut accounts = Vec::new();
     let mut names = Vec::new();
@@ -603,7 +599,14 @@ pub fn run_init(args: InitArgs, global: &Global) -> anyhow::Result<()> {
         stakes: Vec::new(),
         params: Params::default(),
     };
-    let (store, state) = Store::init(dir, &genesis)?;
+    // --force deletes the old chain only under the data directory's lock, so never the
+    // database of a node that has it open.
+    let (store, state) = if args.force {
+        Store::reinit(dir, &genesis)
+    } else {
+        Store::init(dir, &genesis)
+    }
+    .with_context(|| format!("creating the chain in {}", dir.display()))?;
     let head = store.head()?;
     if global.json {
         let accounts: Vec<_> = names

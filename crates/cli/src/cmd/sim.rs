@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use deai_sim::report::{self, Provenance, References};
 use deai_sim::{Measurement, RunOptions, RunReport, Scenario, Sim};
+use deai_store::store::DataDirLock;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Global;
@@ -84,16 +85,44 @@ pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
     run_scenario(&s, args.out, args.reference, args.oracle, global)
 }
 
+/// Deletes the previous run in `dir`, which must lie strictly inside `data_dir` (after
+/// resolving symbolic links), under the run directory's lock: a node or another run that has
+/// its chain open makes this an error, and nothing is deleted.
+fn clear_previous_run(data_dir: &Path, dir: &Path) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return Ok(());
+    }
+    let root = data_dir
+        .canonicalize()
+        .with_context(|| format!("resolving the data directory {}", data_dir.display()))?;
+    let target = dir
+        .canonicalize()
+        .with_context(|| format!("resolving the previous run {}", dir.display()))?;
+    if target == root || !target.starts_with(&root) {
+        anyhow::bail!(
+            "refusing to delete {} (the previous run's directory resolves to {}): only a \
+             folder inside the data directory {} is ever deleted",
+            dir.display(),
+            target.display(),
+            root.display()
+        );
+    }
+    let lock = DataDirLock::acquire(&target)
+        .with_context(|| format!("cannot clear the previous run in {}", dir.display()))?;
+    std::fs::remove_dir_all(&target)
+        .with_context(|| format!("cannot clear the previous run in {}", dir.display()))?;
+    drop(lock);
+    Ok(())
+}
+
 fn run_one(
     s: &Scenario,
+    data_dir: &Path,
     dir: &Path,
     label: &str,
     measurement: Measurement,
 ) -> anyhow::Result<RunReport> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir)
-            .with_context(|| format!("cannot clear the previous run in {}", dir.display()))?;
-    }
+    clear_previous_run(data_dir, dir)?;
     let sim = Sim::measured(
         s,
         &RunOptions {
@@ -134,23 +163,34 @@ fn run_scenario(
     oracle: bool,
     global: &Global,
 ) -> anyhow::Result<()> {
+    // The name becomes a folder under <data-dir>/runs that is deleted and recreated.
+    deai_sim::scenario::check_name(&s.name)?;
     let tag = format!("{}-seed{}", s.name, s.seed);
     let runs = global.data_dir.join("runs");
     if oracle {
         Measurement::OracleAggregation.check(s)?;
     }
     let started = std::time::Instant::now();
-    let main = run_one(s, &runs.join(&tag), &s.name, Measurement::Protocol)?;
+    let data_dir = &global.data_dir;
+    let main = run_one(
+        s,
+        data_dir,
+        &runs.join(&tag),
+        &s.name,
+        Measurement::Protocol,
+    )?;
     let (all_honest, honest_only) = if reference {
         (
             Some(run_one(
                 &s.all_honest(),
+                data_dir,
                 &runs.join(format!("{tag}-all-honest")),
                 "all honest",
                 Measurement::Protocol,
             )?),
             Some(run_one(
                 s,
+                data_dir,
                 &runs.join(format!("{tag}-honest-only")),
                 "honest only",
                 Measurement::HonestOnly,
@@ -162,6 +202,7 @@ fn run_scenario(
     let oracle = if oracle {
         Some(run_one(
             s,
+            data_dir,
             &runs.join(format!("{tag}-oracle")),
             "oracle",
             Measurement::OracleAggregation,
