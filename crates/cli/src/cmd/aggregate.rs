@@ -359,8 +359,33 @@ impl Best {
     }
 }
 
+/// Largest n × d matrix `deai bench aggregate` builds: 2³¹ f32 values (8 GiB).
+const MAX_BENCH_VALUES: usize = 1 << 31;
+
+/// Checks the grid and the time budget before anything is allocated.
+fn check_bench_args(args: &BenchAggregateArgs) -> anyhow::Result<()> {
+    for &n in &args.n {
+        for &d in &args.d {
+            if n == 0 || d == 0 || n.checked_mul(d).is_none_or(|v| v > MAX_BENCH_VALUES) {
+                anyhow::bail!(
+                    "--n {n} --d {d}: each cell needs n >= 1, d >= 1 and n × d <= \
+                     {MAX_BENCH_VALUES} values"
+                );
+            }
+        }
+    }
+    if !(args.min_time.is_finite() && args.min_time >= 0.0) {
+        anyhow::bail!(
+            "--min-time {}: expected a finite number of seconds >= 0",
+            args.min_time
+        );
+    }
+    Ok(())
+}
+
 /// Runs `deai bench aggregate`.
 pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()> {
+    check_bench_args(&args)?;
     let rules: Vec<String> = if args.rules.is_empty() {
         BENCH_RULES.iter().map(|s| s.to_string()).collect()
     } else {
