@@ -4,6 +4,7 @@ mod bounded;
 mod data;
 mod fl;
 mod fused;
+mod fuzz_idx;
 mod params;
 mod partition;
 mod train;

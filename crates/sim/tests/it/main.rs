@@ -2,6 +2,7 @@
 //! slashing of actors that do not reveal, and model re-derivation.
 
 mod defences;
+mod fuzz;
 mod harness;
 mod pv;
 mod run;
