@@ -58,14 +58,19 @@ fn mutate(v: &mut Value, pick: &mut usize, leaf: &Value, kind: u8) -> bool {
     match v {
         Value::Array(items) => {
             for i in 0..items.len() {
-                if *pick == 0 && !kind.is_multiple_of(3) {
-                    if kind % 3 == 1 {
-                        items.remove(i);
-                    } else {
-                        let copy = items[i].clone();
-                        items.insert(i, copy);
+                if *pick == 0 {
+                    match kind % 3 {
+                        1 => {
+                            items.remove(i);
+                            return true;
+                        }
+                        2 => {
+                            let copy = items[i].clone();
+                            items.insert(i, copy);
+                            return true;
+                        }
+                        _ => {}
                     }
-                    return true;
                 }
                 if mutate(&mut items[i], pick, leaf, kind) {
                     return true;
