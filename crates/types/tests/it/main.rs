@@ -2,5 +2,5 @@
 //! fixed-point text, signatures.
 
 mod codec;
-mod fuzz;
 mod conformance;
+mod fuzz;
