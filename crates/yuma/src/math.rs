@@ -688,7 +688,7 @@ mod tests {
         for _ in 0..40_000 {
             let r = next(&mut state);
             // Mostly inside the clamp range, some anywhere.
-            let bits = if r % 8 == 0 {
+            let bits = if r.is_multiple_of(8) {
                 r as i64
             } else {
                 ((r >> 3) % (42u64 << 32)) as i64 - (21i64 << 32)

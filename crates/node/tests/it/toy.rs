@@ -93,7 +93,7 @@ impl ToyExecutor {
 
     fn check_and_execute(&self, prev: &Root, block: &ConsensusBlock) -> Option<Root> {
         let payload = block.payload();
-        if payload.len() < 40 || (payload.len() - 40) % 8 != 0 || &payload[..32] != prev {
+        if payload.len() < 40 || !(payload.len() - 40).is_multiple_of(8) || &payload[..32] != prev {
             return None;
         }
         let root = post_root(prev, payload);
