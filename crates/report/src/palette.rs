@@ -70,7 +70,7 @@ mod tests {
         [f64::from(c.0), f64::from(c.1), f64::from(c.2)]
     }
 
-    /// The palette problems of issue 20, or none: two colours too alike (RGB distance ≤ 60 or
+    /// The palette problems, or none: two colours too alike (RGB distance ≤ 60 or
     /// CIE76 ΔE ≤ 25) or one too pale for a white background (L* ≥ 78).
     fn problems(colours: &[RGBColor]) -> Vec<String> {
         let mut out = Vec::new();

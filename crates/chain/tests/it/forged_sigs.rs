@@ -1,4 +1,4 @@
-//! Block execution rejects forged signatures from small-order keys (issue 18).
+//! Block execution rejects forged signatures from small-order keys.
 //!
 //! Every key below is one of the eight small-order points, funded at genesis. With the
 //! signature `R = identity, s = 0` (or any small-order `R`), the cofactorless single check the

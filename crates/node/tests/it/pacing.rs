@@ -1,4 +1,4 @@
-//! Block pacing of the replicated ledger (issue 18): an idle network makes about one empty
+//! Block pacing of the replicated ledger: an idle network makes about one empty
 //! block per idle interval — also while a transaction waits behind a nonce gap — and a ready
 //! transaction is still finalized promptly. Virtual time (deterministic runtime), no wall clock.
 

@@ -1,4 +1,4 @@
-//! Mempool admission rejects forged signatures from small-order keys (issue 18), through every
+//! Mempool admission rejects forged signatures from small-order keys, through every
 //! public path: `SigVerifier`, `Mempool::insert`, `Mempool::insert_batch`, `VerifiedBatch` and
 //! `EmbeddedChain::submit`/`submit_batch`, cold and with the key cache warm.
 

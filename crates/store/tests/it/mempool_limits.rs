@@ -1,4 +1,4 @@
-//! Mempool exhaustion (issue 18): a signer's waiting fees are bounded by its balance, gapped
+//! Mempool exhaustion: a signer's waiting fees are bounded by its balance, gapped
 //! transactions expire, and a full pool evicts by fee.
 
 use deai_chain::{GenesisConfig, State};

@@ -1,4 +1,4 @@
-//! The embedded producer's pacing (issue 18): a block at once when a transaction is ready, and
+//! The embedded producer's pacing: a block at once when a transaction is ready, and
 //! while idle at most one empty block per idle interval — driven by the `now_ms` input, no
 //! wall clock.
 
