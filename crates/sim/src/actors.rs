@@ -31,7 +31,7 @@
 //! Noise fails both, since in expectation it moves the loss only through the divisor. An honest
 //! update on a skewed shard may fail one test (it hurts alone, or the mean overshoots without
 //! it) and loses its score only when it fails both, which happens mostly on strongly skewed
-//! shards (the README's demo section measures the cost).
+//! shards (`docs/perf/demo.md` measures the cost).
 
 use deai_ml::{Dataset, LocalCfg, ModelKind};
 use rand::SeedableRng;

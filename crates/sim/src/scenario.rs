@@ -354,7 +354,7 @@ impl Scenario {
     /// Miners train 2 local epochs at learning rate 0.1 (the training defaults are 1 epoch at
     /// 0.05): 20 rounds of that bring the model close to convergence, so leaving the three
     /// adversaries' shards out costs the protocol less accuracy against the all-honest run
-    /// (measured on seeds 0–4 in the README's demo section).
+    /// (measured on seeds 0–4 in `docs/perf/demo.md`).
     pub fn demo() -> Self {
         Self {
             name: "demo".into(),

@@ -1,8 +1,8 @@
 //! Output vectors written once, in parallel, without being zero-filled first.
 //!
-//! A fresh `vec![0.0f32; d]` is not free: at d = 10⁶ the allocator hands back recycled heap
-//! memory and clears its 4 MB on one core, 0.13–0.18 ms, a third of the n = 10 memory bound
-//! (0.4 ms); the weighted-sum kernels then overwrite every value anyway. [`par_build`] gives
+//! A fresh `vec![0.0f32; d]` is not free: the allocator hands back recycled heap memory and
+//! clears it on one core, a sizeable part of a memory-bound rule's time at large d, and the
+//! weighted-sum kernels then overwrite every value anyway. [`par_build`] gives
 //! each column task a [`Sink`] over its uninitialized piece of the output instead. The kernel
 //! appends values in order; whatever it leaves unwritten is filled with `O::default()` when
 //! the task ends, so every element is initialized whatever the kernel does, and the module's

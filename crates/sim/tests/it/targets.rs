@@ -159,7 +159,7 @@ fn demo_meets_its_targets_seed0_slow() {
 
 /// The demo is seed 0; other seeds draw other shards, keys and blind-validation orders. Per
 /// seed the targets are not all met (seed 2's shards leave the honest miners short of some
-/// classes, see the README), so across seeds the check is on the means, and every seed's demo
+/// classes, see `docs/perf/demo.md`), so across seeds the check is on the means, and every seed's demo
 /// must stay under 60 s.
 #[test]
 #[ignore = "slow: twenty 20-round runs"]
