@@ -28,6 +28,17 @@
 //! [[peers]]                           # every validator's key and p2p address (self included)
 //! key = "…64 hex…"
 //! p2p = "127.0.0.1:9700"
+//! [http]                              # optional; every field has this default (SECURITY.md)
+//! max_connections = 1024              # open connections; beyond: 503 and close
+//! header_timeout_ms = 10000           # complete headers within (also the keep-alive idle limit)
+//! body_timeout_ms = 30000             # longest pause between body chunks (408)
+//! idle_timeout_ms = 60000             # a connection moving no bytes is closed
+//! max_uri_bytes = 8192                # path and query (414)
+//! max_blob_bytes = 268435456          # one blob (413)
+//! blob_quota_bytes = 1073741824       # blob bytes one account owns
+//! blob_capacity_bytes = 68719476736   # blob bytes on the node (507)
+//! blob_retention_secs = 86400         # an unreferenced blob lives this long after its upload
+//! blob_gc_interval_secs = 600         # time between garbage collections
 //! ```
 
 use std::{
