@@ -37,15 +37,15 @@ enum Command {
     /// Run a scenario file (TOML) on the embedded chain and write its report.
     Run(cmd::sim::RunArgs),
     /// Create a new chain: genesis with funded development accounts and their keys.
-    Init(cmd::ledger::InitArgs),
+    Init(cmd::init::InitArgs),
     /// Create, show and list named signing keys (stored under <data-dir>/keys).
     #[command(subcommand)]
-    Keys(cmd::ledger::KeysCommand),
+    Keys(cmd::keys::KeysCommand),
     /// Sign a transaction with a named key, include it in a new block, print its receipt.
-    Tx(cmd::ledger::TxArgs),
+    Tx(cmd::tx::TxArgs),
     /// Inspect and verify the chain: status, blocks, accounts, full re-execution.
     #[command(subcommand)]
-    Chain(cmd::ledger::ChainCommand),
+    Chain(cmd::chain::ChainCommand),
     /// Compute one Yuma consensus epoch from a JSON case and print every output field.
     Yuma(cmd::yuma::YumaArgs),
     /// Aggregate a matrix of updates with a robust rule (f64 reference path).
@@ -79,10 +79,10 @@ fn main() {
     let result = match cli.command {
         Command::Demo(args) => cmd::sim::demo(args, &cli.global),
         Command::Run(args) => cmd::sim::run(args, &cli.global),
-        Command::Init(args) => cmd::ledger::run_init(args, &cli.global),
-        Command::Keys(cmd) => cmd::ledger::run_keys(cmd, &cli.global),
-        Command::Tx(args) => cmd::ledger::run_tx(args, &cli.global),
-        Command::Chain(cmd) => cmd::ledger::run_chain(cmd, &cli.global),
+        Command::Init(args) => cmd::init::run_init(args, &cli.global),
+        Command::Keys(cmd) => cmd::keys::run_keys(cmd, &cli.global),
+        Command::Tx(args) => cmd::tx::run_tx(args, &cli.global),
+        Command::Chain(cmd) => cmd::chain::run_chain(cmd, &cli.global),
         Command::Yuma(args) => cmd::yuma::run(args, &cli.global),
         Command::Aggregate(args) => cmd::aggregate::run(args, &cli.global),
         Command::Metrics(args) => cmd::metrics::run(args, &cli.global),

@@ -2,13 +2,17 @@
 
 pub mod aggregate;
 pub mod bench;
+pub mod chain;
 pub mod concentration;
 pub mod eval;
-pub mod ledger;
+pub mod init;
+pub mod keys;
 pub mod metrics;
 pub mod node;
+mod remote;
 pub mod sim;
 pub mod train;
+pub mod tx;
 pub mod yuma;
 
 /// `scripts/<name>`: in the current directory if it is there (a checkout), else in the source
@@ -22,4 +26,10 @@ pub fn bundled_script(name: &str) -> std::path::PathBuf {
             .join("../../scripts")
             .join(name)
     }
+}
+
+/// Prints a JSON value, pretty.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }

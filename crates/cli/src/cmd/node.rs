@@ -1,4 +1,4 @@
-//! `deai node`, `deai testnet`, `deai bench replication` and `deai bench http`.
+//! `deai node` and `deai testnet`.
 //!
 //! - `deai node` serves the embedded chain in `--data-dir` (create it with `deai init`) over
 //!   HTTP and produces a block whenever transactions wait (checked every `--block-ms`).
@@ -15,10 +15,8 @@ use std::{io::Write as _, net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::Context as _;
 use clap::Args;
 use deai_node::{
-    bench::{replication, ReplicationBench},
     config::{write_testnet, MemberConfig, TestnetSpec},
     daemon::{run_member, run_single, SingleOptions},
-    loadtest::{http_load, HttpLoad},
 };
 use deai_types::ChainId;
 
@@ -154,119 +152,5 @@ pub fn run_testnet(args: TestnetArgs, global: &Global) -> anyhow::Result<()> {
         report.accounts.first().map(|a| a.0.as_str()).unwrap_or("alice"),
         report.accounts.get(1).map(|a| a.0.as_str()).unwrap_or("bob"),
     );
-    Ok(())
-}
-
-/// Arguments of `deai bench http`.
-#[derive(Args, Debug)]
-pub struct BenchHttpArgs {
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 16)]
-    pub connections: usize,
-    /// Seconds per GET scenario.
-    #[arg(long, default_value_t = 3.0)]
-    pub seconds: f64,
-    /// Signed transfers posted in the POST scenario.
-    #[arg(long, default_value_t = 20_000)]
-    pub txs: usize,
-}
-
-/// Runs `deai bench http`: requests/s and p50/p99 latency of the API on localhost, each as a
-/// ratio to `GET /v1/status` measured in the same run.
-pub fn run_bench_http(args: BenchHttpArgs, global: &Global) -> anyhow::Result<()> {
-    let report = http_load(HttpLoad {
-        connections: args.connections,
-        seconds: args.seconds,
-        txs: args.txs,
-    })
-    .context("running the HTTP load test")?;
-    if global.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    println!(
-        "http/localhost connections={} (server and clients share this machine's cores)",
-        report.connections
-    );
-    for s in &report.scenarios {
-        println!(
-            "  {:<30} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ok {:>7}  errors {:>4}  ratio to status {:.3}",
-            s.name, s.requests_per_s, s.p50_ms, s.p99_ms, s.ok, s.errors, s.ratio_to_status
-        );
-    }
-    println!(
-        "  chain after the run: height {}, {} transactions in blocks",
-        report.final_height, report.txs_included
-    );
-    Ok(())
-}
-
-/// Arguments of `deai bench replication`.
-#[derive(Args, Debug)]
-pub struct BenchReplicationArgs {
-    /// Validators in the replicated run (all in this process).
-    #[arg(long, default_value_t = 4)]
-    pub nodes: usize,
-    /// Signed transfers processed by each side.
-    #[arg(long, default_value_t = 20_000)]
-    pub txs: usize,
-    /// Distinct senders.
-    #[arg(long, default_value_t = 1_000)]
-    pub senders: usize,
-    /// Most transactions per block.
-    #[arg(long, default_value_t = 4_096)]
-    pub block_txs: usize,
-}
-
-/// Runs `deai bench replication`: replicated finalized tx/s, median block latency, and the
-/// embedded single-node throughput measured in the same run, with their ratio (target ≥ 0.5).
-pub fn run_bench(args: BenchReplicationArgs, global: &Global) -> anyhow::Result<()> {
-    let report = replication(ReplicationBench {
-        validators: args.nodes,
-        txs: args.txs,
-        senders: args.senders,
-        block_txs: args.block_txs,
-    })
-    .context("running the replication benchmark")?;
-    if global.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "replication/transfers/nodes={} txs={}",
-            report.validators, report.txs
-        );
-        println!(
-            "  replicated finalized: {:>10.0} tx/s  ({} blocks, median block latency {:.0} ms)",
-            report.replicated_tx_per_s, report.replicated_blocks, report.median_block_latency_ms
-        );
-        println!(
-            "    of its wall time, {:.0}% went to admitting every transaction to all {} mempools \
-             (each node verifies every signature; all nodes share this machine's cores)",
-            report.replicated_admission_share * 100.0,
-            report.validators
-        );
-        println!(
-            "  embedded single node: {:>10.0} tx/s  (baseline, same run)",
-            report.embedded_tx_per_s
-        );
-        println!(
-            "  ratio replicated/embedded: {:.3}  (target >= 0.5)",
-            report.ratio
-        );
-        println!(
-            "  cost per transaction: embedded {:.1} us (admission {:.1} us); replicated {:.1} us \
-             per replica (admission {:.1} us)",
-            report.embedded_us_per_tx,
-            report.embedded_admission_us_per_tx,
-            report.replicated_us_per_tx_per_replica,
-            report.replicated_admission_us_per_tx_per_replica
-        );
-        println!(
-            "  every replica repeats the embedded node's work (verify each signature, execute, \
-             commit) and all {} share this machine's cores, so the ratio cannot exceed 1/{} = \
-             {:.2} here; 0.5 needs the replicas on their own cores",
-            report.validators, report.validators, report.shared_cores_ceiling
-        );
-    }
     Ok(())
 }
