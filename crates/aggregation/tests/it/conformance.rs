@@ -8,72 +8,14 @@
 //! section of `tests/conformance.toml` at the workspace root. A change to a rule's definition,
 //! its tie-breaking, its defaults or its order of summation fails here.
 
-use std::collections::BTreeMap;
-
 use deai_aggregation::{as_rows, from_spec, AggregationError, CANONICAL_RULES, RULE_NAMES};
 use serde_json::{json, Value};
 
-const PIN_FILE: &str = include_str!("../../../../tests/conformance.toml");
+#[path = "../../../../tests/pins.rs"]
+mod pin_file;
+use pin_file::{check_showing, pins};
+
 const SECTION: &str = "aggregation";
-
-/// `key = "value"` lines of `[section]` in the pin file (comments and blank lines skipped).
-fn pins(section: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut current = String::new();
-    for (i, raw) in PIN_FILE.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = name.trim().to_string();
-            continue;
-        }
-        let (key, value) = line
-            .split_once('=')
-            .unwrap_or_else(|| panic!("tests/conformance.toml:{}: not `key = \"hex\"`", i + 1));
-        if current == section {
-            let value = value.trim().trim_matches('"').to_string();
-            let previous = out.insert(key.trim().to_string(), value);
-            assert!(
-                previous.is_none(),
-                "tests/conformance.toml:{}: duplicate pin",
-                i + 1
-            );
-        }
-    }
-    out
-}
-
-/// Compares every `(name, actual)` with its pin and fails once, listing every mismatch and
-/// the lines that would pin the computed values.
-fn check(section: &str, actual: &[(String, String)], what: &str) {
-    let pinned = pins(section);
-    let mut wrong = Vec::new();
-    let mut lines = Vec::new();
-    for (name, value) in actual {
-        let was = match pinned.get(name) {
-            Some(p) if p == value => continue,
-            Some(p) => format!("pinned {p} = {:?}", floats(p)),
-            None => "not pinned".to_string(),
-        };
-        wrong.push(format!(
-            "  {name}: {was}, computed {value} = {:?}",
-            floats(value)
-        ));
-        lines.push(format!("{name} = \"{value}\""));
-    }
-    assert!(
-        wrong.is_empty(),
-        "{} conformance pin(s) of [{section}] in tests/conformance.toml differ from the code:\n\
-         {}\n{what} changed. If the change is deliberate, put these lines in [{section}] of \
-         tests/conformance.toml (same commit, and say in the message why nodes on the old code \
-         may disagree); otherwise it is a bug.\n{}",
-        wrong.len(),
-        wrong.join("\n"),
-        lines.join("\n")
-    );
-}
 
 /// Little-endian `f32` bytes as lowercase hex.
 fn hex(v: &[f32]) -> String {
@@ -195,7 +137,9 @@ fn actual() -> Vec<(String, String)> {
 
 #[test]
 fn canonical_outputs_match_their_pins() {
-    check(SECTION, &actual(), "A canonical aggregation output");
+    check_showing(SECTION, &actual(), "A canonical aggregation output", |p| {
+        format!(" = {:?}", floats(p))
+    });
 }
 
 /// A new rule, or a new canonical path, must come with a pin.
