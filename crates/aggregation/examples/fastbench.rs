@@ -3,6 +3,7 @@
 //! full benchmark is `deai bench aggregate`). Usage: fastbench N D REPEAT RULE...
 //! Environment: `BOUNDS=1` prints both bounds; `FLUSH=1` reads a 256 MiB buffer before each
 //! timed call, so every measurement starts from memory rather than a partly warm cache.
+#![allow(clippy::disallowed_methods)] // a timing harness reads the clock (clippy.toml)
 use std::time::Instant;
 
 use deai_aggregation::{fast, from_spec, synthetic};

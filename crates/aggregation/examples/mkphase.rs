@@ -1,5 +1,6 @@
 //! Phase timing of Multi-Krum's production path (development aid): the Gram pass with and
 //! without column sums, the mean pass, and the whole rule. Usage: mkphase N D REPEAT
+#![allow(clippy::disallowed_methods)] // a timing harness reads the clock (clippy.toml)
 use std::time::Instant;
 
 use deai_aggregation::{fast, from_spec, synthetic};
