@@ -504,7 +504,7 @@ mod x86 {
     /// As [`gemm_nt`], for these rows and outputs.
     #[inline(always)]
     unsafe fn nt_tile<const MR: usize, const NO: usize>(r0: usize, o0: usize, t: Nt) {
-        // SAFETY (whole body): rows r0 + i < m of A and C, rows o0 + j < n of B and entries
+        // SAFETY: (whole body) rows r0 + i < m of A and C, rows o0 + j < n of B and entries
         // of bias, columns q < k (k a multiple of 16) — inside the caller's bounds.
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); NO]; MR];
@@ -639,7 +639,7 @@ mod x86 {
     #[inline(always)]
     unsafe fn tile<const MB: usize, const NZ: usize>(r0: usize, z0: usize, ops: Ops) {
         let col = z0 * LANES;
-        // SAFETY (whole body): every pointer below addresses row r0 + i (i < MB), column
+        // SAFETY: (whole body) every pointer below addresses row r0 + i (i < MB), column
         // col + j·16 .. + 16 (j < NZ), or step p < k of A and B, inside the bounds the caller
         // guarantees; unaligned loads and stores are used throughout.
         unsafe {
