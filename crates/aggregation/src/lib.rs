@@ -42,6 +42,7 @@
 //!
 //! Build rules from a name and JSON parameters with [`from_spec`]. The crate does no I/O, reads
 //! no clock, and draws randomness only from seeds passed in ([`attacks`]).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![deny(unsafe_code)]
 #![cfg_attr(
     not(test),

@@ -75,7 +75,7 @@
 //! `Σ balances + staked + unbonding + escrowed == total_issuance == genesis + minted − burned`
 //! after every transaction and block. Only fees, registration costs and burned slashes burn;
 //! only epoch emission ([`Rw::mint`]) mints.
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

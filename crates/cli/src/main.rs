@@ -1,4 +1,5 @@
 //! Run, inspect and benchmark a deai network from the command line.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 use std::path::PathBuf;
 

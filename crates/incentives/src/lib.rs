@@ -48,7 +48,7 @@
 //!
 //! This crate does no I/O: scenario text comes in as a string and results go out as values;
 //! the `deai concentration` command reads files and writes the reports.
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

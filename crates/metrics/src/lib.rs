@@ -45,7 +45,7 @@
 //! clamped to `[0, 1]` and Theil to `≥ 0`, which changes a result by at most a rounding error.
 //! For `u128` holdings the float metrics use each amount rounded to the nearest `f64`
 //! (relative error below 2⁻⁵³).
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

@@ -9,6 +9,7 @@
 //! - [`fused`]: the allocation-free CPU path for the MLP.
 //! - [`fl`]: federated rounds with a pluggable aggregator ([`fedavg`] by default).
 //! - [`bench`]: the machine's f32 matmul peak, for benchmark ratios.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod bench;
 pub mod data;

@@ -16,7 +16,7 @@
 //! - [`daemon`]: running a node process, single embedded node or testnet member.
 //! - [`bench`]: `deai bench replication`, replicated throughput against the embedded producer.
 //! - [`loadtest`]: `deai bench http`, a bounded load test of the API on localhost.
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

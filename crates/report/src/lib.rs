@@ -5,7 +5,7 @@
 //! This crate holds the pieces they share so that each report looks the same and needs no
 //! system library: the font (DejaVu Sans) is compiled into the binary and rendered by plotters'
 //! pure-Rust `ab_glyph` backend.
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;

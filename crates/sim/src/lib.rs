@@ -11,7 +11,7 @@
 //!   from genesis (`deai chain metrics --over-time`).
 //! - [`harness`]: the attack × defense × Byzantine fraction × partition grid behind
 //!   `deai eval`, resumable, with its tables and heatmaps.
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 
 pub mod actors;

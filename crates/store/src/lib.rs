@@ -13,6 +13,7 @@
 //!   tx root and state root (`deai chain verify`).
 //! - [`BlobStore`]: content-addressed files (blake3) for the big artifacts the ledger only
 //!   references by hash.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

@@ -23,6 +23,7 @@
 //! - **Blocks** ([`block`]): [`Header`], [`Block`], [`tx_root`].
 //!
 //! The state machine that gives these types meaning lives in `deai-chain`.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

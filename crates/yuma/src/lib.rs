@@ -55,7 +55,7 @@
 //! [`weights_from_u16`] and [`bonds_from_u16`]) and gets back [`FixedEpochOutput`]: `I32F32`
 //! incentive, dividends and normalized emissions, and the new `u16` bonds. Tools and tests call
 //! [`run_epoch`] on an [`EpochInput`] shaped like `tests/vectors/yuma.json`.
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
