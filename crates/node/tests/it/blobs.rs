@@ -14,10 +14,10 @@ use axum::{
     Router,
 };
 use deai_node::{
-    http::{router_with, upload::sign_upload, HttpSettings},
-    service::{collect_blob_garbage, Embedded},
+    http::{upload::sign_upload, HttpSettings},
+    service::collect_blob_garbage,
 };
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::BlobStore;
 use deai_types::{
     encode, Amount, Call, ChainId, CommitKind, Fixed, Hash32, Keypair, Mechanism, Nonce,
     PhaseWindow, TaskSpec, Tx, Window,
@@ -26,39 +26,10 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-use crate::ledger_sim::{genesis, users};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    node: Arc<Embedded>,
-    blobs: Arc<BlobStore>,
-    app: Router,
-    users: Vec<Keypair>,
-}
+use crate::http::{fixture_with, Fixture};
 
 fn fixture(settings: HttpSettings) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let users = users(3);
-    let chain = EmbeddedChain::init(
-        dir.path().join("chain"),
-        &genesis(&users),
-        NodeConfig::default(),
-    )
-    .unwrap();
-    let node = Arc::new(Embedded::new(chain));
-    let blobs = Arc::new(
-        BlobStore::open(dir.path().join("blobs"))
-            .unwrap()
-            .with_max_bytes(settings.max_blob_bytes),
-    );
-    let app = router_with(node.clone(), blobs.clone(), 1e6, &settings);
-    Fixture {
-        _dir: dir,
-        node,
-        blobs,
-        app,
-        users,
-    }
+    fixture_with(1e6, settings)
 }
 
 fn small() -> HttpSettings {

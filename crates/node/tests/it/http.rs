@@ -8,7 +8,7 @@ use axum::{
     Router,
 };
 use deai_node::{
-    http::{router, upload::sign_upload},
+    http::{router_with, upload::sign_upload, HttpSettings},
     service::Embedded,
 };
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
@@ -19,14 +19,27 @@ use tower::ServiceExt as _;
 
 use crate::ledger_sim::{genesis, transfer, users};
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    node: Arc<Embedded>,
-    app: Router,
-    users: Vec<Keypair>,
+/// An embedded chain of three funded users served by the router, with its blob store.
+pub(crate) struct Fixture {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) node: Arc<Embedded>,
+    pub(crate) blobs: Arc<BlobStore>,
+    pub(crate) app: Router,
+    pub(crate) users: Vec<Keypair>,
 }
 
 fn fixture(rate: f64) -> Fixture {
+    fixture_with(
+        rate,
+        HttpSettings {
+            max_blob_bytes: 1024,
+            ..HttpSettings::default()
+        },
+    )
+}
+
+/// [`Fixture`] with `rate` requests per second per IP and the limits of `settings`.
+pub(crate) fn fixture_with(rate: f64, settings: HttpSettings) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let users = users(3);
     let chain = EmbeddedChain::init(
@@ -39,12 +52,13 @@ fn fixture(rate: f64) -> Fixture {
     let blobs = Arc::new(
         BlobStore::open(dir.path().join("blobs"))
             .unwrap()
-            .with_max_bytes(1024),
+            .with_max_bytes(settings.max_blob_bytes),
     );
-    let app = router(node.clone(), blobs, rate);
+    let app = router_with(node.clone(), blobs.clone(), rate, &settings);
     Fixture {
         _dir: dir,
         node,
+        blobs,
         app,
         users,
     }
