@@ -45,6 +45,11 @@
 //! clamped to `[0, 1]` and Theil to `≥ 0`, which changes a result by at most a rounding error.
 //! For `u128` holdings the float metrics use each amount rounded to the nearest `f64`
 //! (relative error below 2⁻⁵³).
+//!
+//! # One list
+//!
+//! [`Metric`] names every field of [`Metrics`] once, with its key, file name, label and value;
+//! tables, plots and gauges iterate over [`Metric::ALL`] rather than listing the fields again.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -53,8 +58,10 @@
 )]
 
 mod exact;
+mod metric;
 
 use exact::ExactSum;
+pub use metric::Metric;
 use serde::{Deserialize, Serialize};
 
 /// Why a holdings vector or a threshold was rejected.
@@ -327,7 +334,7 @@ impl Holdings {
 }
 
 /// Every metric of one holdings vector; field names match the `deai metrics` JSON keys and the
-/// reference vectors.
+/// reference vectors, and [`Metric::ALL`] lists them in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
