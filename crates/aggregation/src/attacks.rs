@@ -429,79 +429,80 @@ pub struct MinSum {
     pub gamma0: f64,
 }
 
+/// How [`MinMax`] and [`MinSum`] fold one update's squared distances to the honest updates
+/// into the number the crafted update must not exceed.
+#[derive(Debug, Clone, Copy)]
+enum Spread {
+    /// The largest squared distance (min-max).
+    Max,
+    /// The sum of squared distances (min-sum).
+    Sum,
+}
+
+impl Spread {
+    fn of(self, x: &[f64], honest: &[&[f32]]) -> f64 {
+        let distances = honest.iter().map(|h| sq_dist(x, h));
+        match self {
+            Spread::Max => distances.fold(0.0, f64::max),
+            Spread::Sum => distances.sum(),
+        }
+    }
+
+    /// μ + γp with the largest γ (searched from `gamma0`) whose spread is at most the largest
+    /// spread of an honest update; the crafted update and γ.
+    fn craft(self, perturbation: &Perturbation, gamma0: f64, honest: &[&[f32]]) -> (Vec<f64>, f64) {
+        let (mean, std) = honest_moments(honest);
+        let p = perturbation.vector(&mean, &std);
+        let bound = honest
+            .iter()
+            .map(|h| {
+                let widened: Vec<f64> = h.iter().map(|&v| f64::from(v)).collect();
+                self.of(&widened, honest)
+            })
+            .fold(0.0, f64::max);
+        gamma_search(&mean, &p, gamma0, |m| self.of(m, honest) <= bound)
+    }
+}
+
 impl MinMax {
     /// The crafted update and the γ found.
     pub fn craft_with_gamma(&self, honest: &[&[f32]]) -> (Vec<f64>, f64) {
-        let (mean, std) = honest_moments(honest);
-        let p = self.perturbation.vector(&mean, &std);
-        let widened: Vec<Vec<f64>> = honest
-            .iter()
-            .map(|h| h.iter().map(|&v| f64::from(v)).collect())
-            .collect();
-        let max_pair = widened
-            .iter()
-            .flat_map(|a| honest.iter().map(move |b| sq_dist(a, b)))
-            .fold(0.0, f64::max);
-        gamma_search(&mean, &p, self.gamma0, |m| {
-            honest.iter().map(|h| sq_dist(m, h)).fold(0.0, f64::max) <= max_pair
-        })
+        Spread::Max.craft(&self.perturbation, self.gamma0, honest)
     }
 }
 
 impl MinSum {
     /// The crafted update and the γ found.
     pub fn craft_with_gamma(&self, honest: &[&[f32]]) -> (Vec<f64>, f64) {
-        let (mean, std) = honest_moments(honest);
-        let p = self.perturbation.vector(&mean, &std);
-        let widened: Vec<Vec<f64>> = honest
-            .iter()
-            .map(|h| h.iter().map(|&v| f64::from(v)).collect())
-            .collect();
-        let max_sum = widened
-            .iter()
-            .map(|a| honest.iter().map(|b| sq_dist(a, b)).sum::<f64>())
-            .fold(0.0, f64::max);
-        gamma_search(&mean, &p, self.gamma0, |m| {
-            honest.iter().map(|h| sq_dist(m, h)).sum::<f64>() <= max_sum
-        })
+        Spread::Sum.craft(&self.perturbation, self.gamma0, honest)
     }
 }
 
-impl UpdateAttack for MinMax {
-    fn name(&self) -> &'static str {
-        "min_max"
-    }
-    fn omniscient(&self) -> bool {
-        true
-    }
-    fn craft(&mut self, view: &RoundView<'_>) -> Result<Vec<f32>, AttackError> {
-        check_honest(self.name(), view)?;
-        Ok(self
-            .craft_with_gamma(view.honest)
-            .0
-            .iter()
-            .map(|&v| v as f32)
-            .collect())
-    }
+/// The [`UpdateAttack`] impl of an omniscient attack whose `craft_with_gamma` gives the update.
+macro_rules! omniscient_gamma_attack {
+    ($ty:ty, $name:literal) => {
+        impl UpdateAttack for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn omniscient(&self) -> bool {
+                true
+            }
+            fn craft(&mut self, view: &RoundView<'_>) -> Result<Vec<f32>, AttackError> {
+                check_honest(self.name(), view)?;
+                Ok(self
+                    .craft_with_gamma(view.honest)
+                    .0
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect())
+            }
+        }
+    };
 }
 
-impl UpdateAttack for MinSum {
-    fn name(&self) -> &'static str {
-        "min_sum"
-    }
-    fn omniscient(&self) -> bool {
-        true
-    }
-    fn craft(&mut self, view: &RoundView<'_>) -> Result<Vec<f32>, AttackError> {
-        check_honest(self.name(), view)?;
-        Ok(self
-            .craft_with_gamma(view.honest)
-            .0
-            .iter()
-            .map(|&v| v as f32)
-            .collect())
-    }
-}
+omniscient_gamma_attack!(MinMax, "min_max");
+omniscient_gamma_attack!(MinSum, "min_sum");
 
 /// What a free rider sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
