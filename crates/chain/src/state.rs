@@ -365,6 +365,42 @@ pub struct GenesisConfig {
     pub params: Params,
 }
 
+impl GenesisConfig {
+    /// A development genesis: every account in `accounts` funded with `balance`, no stakes,
+    /// default parameters, genesis time 0. Chain the `with_*` methods for the rest.
+    pub fn funded(
+        chain_id: ChainId,
+        accounts: impl IntoIterator<Item = AccountId>,
+        balance: Amount,
+    ) -> Self {
+        GenesisConfig {
+            chain_id,
+            genesis_time_ms: 0,
+            accounts: accounts.into_iter().map(|a| (a, balance)).collect(),
+            stakes: Vec::new(),
+            params: Params::default(),
+        }
+    }
+
+    /// The same genesis with these self-stakes.
+    pub fn with_stakes(mut self, stakes: impl IntoIterator<Item = (AccountId, Amount)>) -> Self {
+        self.stakes = stakes.into_iter().collect();
+        self
+    }
+
+    /// The same genesis with these parameters.
+    pub fn with_params(mut self, params: Params) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// The same genesis with this header timestamp.
+    pub fn with_time_ms(mut self, genesis_time_ms: u64) -> Self {
+        self.genesis_time_ms = genesis_time_ms;
+        self
+    }
+}
+
 /// The full ledger state.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct State {

@@ -34,13 +34,12 @@ impl Env {
         let keys: Vec<Keypair> = (0..n)
             .map(|i| Keypair::from_seed([i as u8 + 1; 32]))
             .collect();
-        let cfg = GenesisConfig {
-            chain_id: ChainId::new("deai-test").unwrap(),
-            genesis_time_ms: 0,
-            accounts: keys.iter().map(|k| (k.account(), Amount(FUND))).collect(),
-            stakes: vec![],
-            params,
-        };
+        let cfg = GenesisConfig::funded(
+            ChainId::new("deai-test").unwrap(),
+            keys.iter().map(Keypair::account),
+            Amount(FUND),
+        )
+        .with_params(params);
         let state = State::genesis(&cfg).unwrap();
         let head = genesis_header(&state);
         Env { state, keys, head }

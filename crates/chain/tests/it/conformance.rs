@@ -23,20 +23,11 @@ const SECTION: &str = "chain";
 /// 10¹² each, `Params::default()`), with fixed keys (seeds 1 to 4) and time 0 instead of
 /// fresh keys and the clock.
 fn dev_genesis() -> GenesisConfig {
-    GenesisConfig {
-        chain_id: ChainId::new("deai-dev").unwrap(),
-        genesis_time_ms: 0,
-        accounts: (1..=4u8)
-            .map(|i| {
-                (
-                    Keypair::from_seed([i; 32]).account(),
-                    Amount(1_000_000_000_000),
-                )
-            })
-            .collect(),
-        stakes: Vec::new(),
-        params: Params::default(),
-    }
+    GenesisConfig::funded(
+        ChainId::new("deai-dev").unwrap(),
+        (1..=4u8).map(|i| Keypair::from_seed([i; 32]).account()),
+        Amount(1_000_000_000_000),
+    )
 }
 
 /// A short history on the test harness's chain: 0 proposes the standard task; 1 and 2 mine,

@@ -15,18 +15,15 @@ use crate::common::FUND;
 
 /// A genesis state funding the eight small-order accounts and one honest key.
 fn funded(honest: &Keypair) -> State {
-    let mut accounts: Vec<(AccountId, Amount)> = SMALL_ORDER_ENCODINGS
+    let accounts = SMALL_ORDER_ENCODINGS
         .iter()
-        .map(|a| (AccountId(*a), Amount(FUND)))
-        .collect();
-    accounts.push((honest.account(), Amount(FUND)));
-    State::genesis(&GenesisConfig {
-        chain_id: ChainId::new("deai-test").unwrap(),
-        genesis_time_ms: 0,
+        .map(|a| AccountId(*a))
+        .chain([honest.account()]);
+    State::genesis(&GenesisConfig::funded(
+        ChainId::new("deai-test").unwrap(),
         accounts,
-        stakes: vec![],
-        params: Params::default(),
-    })
+        Amount(FUND),
+    ))
     .unwrap()
 }
 

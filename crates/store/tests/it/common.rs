@@ -1,7 +1,7 @@
 //! Shared fixtures: a development genesis with seeded keys and transfer workloads.
 
 use deai_chain::GenesisConfig;
-use deai_types::{AccountId, Amount, Call, ChainId, Keypair, Nonce, Params, SignedTx, Tx};
+use deai_types::{AccountId, Amount, Call, ChainId, Keypair, Nonce, SignedTx, Tx};
 
 /// Balance of every genesis account.
 pub const BALANCE: u128 = 1_000_000_000;
@@ -25,16 +25,12 @@ pub fn chain_id() -> ChainId {
 
 /// A genesis funding every key with [`BALANCE`].
 pub fn genesis(keys: &[Keypair]) -> GenesisConfig {
-    GenesisConfig {
-        chain_id: chain_id(),
-        genesis_time_ms: 1_000,
-        accounts: keys
-            .iter()
-            .map(|k| (k.account(), Amount(BALANCE)))
-            .collect(),
-        stakes: Vec::new(),
-        params: Params::default(),
-    }
+    GenesisConfig::funded(
+        chain_id(),
+        keys.iter().map(Keypair::account),
+        Amount(BALANCE),
+    )
+    .with_time_ms(1_000)
 }
 
 /// A signed transfer.

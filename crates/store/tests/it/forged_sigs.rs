@@ -8,29 +8,22 @@ use deai_store::{
     VerifiedBatch,
 };
 use deai_types::crypto::{NON_CANONICAL_SMALL_ORDER_ENCODINGS, SMALL_ORDER_ENCODINGS};
-use deai_types::{AccountId, Amount, Call, Nonce, Params, SigError, Signature, SignedTx, Tx};
+use deai_types::{AccountId, Amount, Call, Nonce, SigError, Signature, SignedTx, Tx};
 
 use crate::common::{chain_id, keys, transfer, BALANCE};
 
 /// A genesis funding the honest keys and every small-order account (canonical or not).
 fn genesis_with_small_order(honest: &[deai_types::Keypair]) -> GenesisConfig {
-    let mut accounts: Vec<(AccountId, Amount)> = honest
-        .iter()
-        .map(|k| (k.account(), Amount(BALANCE)))
-        .collect();
-    for a in SMALL_ORDER_ENCODINGS
+    let small_order = SMALL_ORDER_ENCODINGS
         .iter()
         .chain(&NON_CANONICAL_SMALL_ORDER_ENCODINGS)
-    {
-        accounts.push((AccountId(*a), Amount(BALANCE)));
-    }
-    GenesisConfig {
-        chain_id: chain_id(),
-        genesis_time_ms: 1_000,
-        accounts,
-        stakes: Vec::new(),
-        params: Params::default(),
-    }
+        .map(|a| AccountId(*a));
+    GenesisConfig::funded(
+        chain_id(),
+        honest.iter().map(deai_types::Keypair::account).chain(small_order),
+        Amount(BALANCE),
+    )
+    .with_time_ms(1_000)
 }
 
 /// A transfer from `from` to `to` with signature `R || 0`.
