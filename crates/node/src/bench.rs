@@ -18,7 +18,7 @@ use std::{
 use commonware_runtime::{deterministic, Clock as _, Runner as _, Supervisor as _};
 use deai_chain::GenesisConfig;
 use deai_store::{EmbeddedChain, NodeConfig};
-use deai_types::{Amount, Call, ChainId, Keypair, Nonce, Params, SignedTx, Tx};
+use deai_types::{Amount, Call, ChainId, Keypair, Nonce, SignedTx, Tx};
 
 use crate::{
     engine::{
@@ -108,16 +108,11 @@ pub fn funded_senders(chain_id: &ChainId, senders: usize) -> (Vec<Keypair>, Gene
             Keypair::from_seed(seed)
         })
         .collect();
-    let genesis = GenesisConfig {
-        chain_id: chain_id.clone(),
-        genesis_time_ms: 0,
-        accounts: keys
-            .iter()
-            .map(|k| (k.account(), Amount(1_000_000_000_000)))
-            .collect(),
-        stakes: Vec::new(),
-        params: Params::default(),
-    };
+    let genesis = GenesisConfig::funded(
+        chain_id.clone(),
+        keys.iter().map(Keypair::account),
+        Amount(1_000_000_000_000),
+    );
     (keys, genesis)
 }
 

@@ -59,7 +59,7 @@ impl Default for HttpLoad {
 
 /// One scenario's result.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Scenario {
+pub struct LoadScenario {
     /// Method and path.
     pub name: String,
     /// Requests answered with the expected status.
@@ -82,7 +82,7 @@ pub struct HttpLoadReport {
     /// Connections used.
     pub connections: usize,
     /// Scenarios, baseline first.
-    pub scenarios: Vec<Scenario>,
+    pub scenarios: Vec<LoadScenario>,
     /// Height of the chain at the end (the POST scenario's transactions were included).
     pub final_height: u64,
     /// Transactions included in blocks by the end.
@@ -228,7 +228,7 @@ async fn scenario(
     connections: usize,
     work: Work,
     expect: u16,
-) -> Scenario {
+) -> LoadScenario {
     let work = Arc::new(work);
     let start = Instant::now();
     let tasks: Vec<_> = (0..connections.max(1))
@@ -254,7 +254,7 @@ async fn scenario(
         let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
         f64::from(lat[i]) / 1000.0
     };
-    Scenario {
+    LoadScenario {
         name: name.to_string(),
         ok,
         errors,

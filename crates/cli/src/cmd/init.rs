@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use deai_chain::GenesisConfig;
 use deai_store::Store;
-use deai_types::{Amount, ChainId, Params};
+use deai_types::{Amount, ChainId};
 use serde_json::json;
 
 use super::keys::{keys_dir, load_or_create_key};
@@ -71,16 +71,11 @@ pub fn run_init(args: InitArgs, global: &Global) -> anyhow::Result<()> {
     for i in 0..args.accounts {
         let name = dev_name(i);
         let (key, created) = load_or_create_key(global, &name)?;
-        accounts.push((key.account(), args.balance));
+        accounts.push(key.account());
         names.push((name, key.account(), created));
     }
-    let genesis = GenesisConfig {
-        chain_id: args.chain_id.clone(),
-        genesis_time_ms: now_ms(),
-        accounts,
-        stakes: Vec::new(),
-        params: Params::default(),
-    };
+    let genesis =
+        GenesisConfig::funded(args.chain_id.clone(), accounts, args.balance).with_time_ms(now_ms());
     // --force deletes the old chain only under the data directory's lock, so never the
     // database of a node that has it open.
     let (store, state) = if args.force {

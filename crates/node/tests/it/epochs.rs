@@ -22,7 +22,7 @@ use deai_node::{
     },
     ledger::{BlockLimits, ReplicatedLedger, ValidatorRule},
 };
-use deai_types::{AccountId, Amount, Call, ChainId, Hash32, Keypair, Nonce, Params, Tx};
+use deai_types::{AccountId, Amount, Call, ChainId, Hash32, Keypair, Nonce, Tx};
 
 const NODES: usize = 5;
 const SEATS: usize = 4;
@@ -47,19 +47,12 @@ fn node_keys() -> Vec<Keypair> {
 }
 
 fn genesis(keys: &[Keypair]) -> GenesisConfig {
-    GenesisConfig {
-        chain_id: chain_id(),
-        genesis_time_ms: 0,
-        accounts: keys
-            .iter()
-            .map(|k| (k.account(), Amount(1_000_000_000)))
-            .collect(),
-        stakes: keys[..SEATS]
-            .iter()
-            .map(|k| (k.account(), Amount(100)))
-            .collect(),
-        params: Params::default(),
-    }
+    GenesisConfig::funded(
+        chain_id(),
+        keys.iter().map(Keypair::account),
+        Amount(1_000_000_000),
+    )
+    .with_stakes(keys[..SEATS].iter().map(|k| (k.account(), Amount(100))))
 }
 
 async fn wait_height(

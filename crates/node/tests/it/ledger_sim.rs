@@ -12,19 +12,14 @@ use deai_node::{
     },
     ledger::{BlockLimits, ReplicatedLedger},
 };
-use deai_types::{Amount, Call, ChainId, Hash32, Keypair, Nonce, Params, SignedTx, Tx};
+use deai_types::{Amount, Call, ChainId, Hash32, Keypair, Nonce, SignedTx, Tx};
 
 pub fn genesis(users: &[Keypair]) -> GenesisConfig {
-    GenesisConfig {
-        chain_id: ChainId::new("deai-sim").unwrap(),
-        genesis_time_ms: 0,
-        accounts: users
-            .iter()
-            .map(|k| (k.account(), Amount(1_000_000_000)))
-            .collect(),
-        stakes: Vec::new(),
-        params: Params::default(),
-    }
+    GenesisConfig::funded(
+        ChainId::new("deai-sim").unwrap(),
+        users.iter().map(Keypair::account),
+        Amount(1_000_000_000),
+    )
 }
 
 pub fn users(n: u8) -> Vec<Keypair> {

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail};
 use clap::Args;
 use deai_chain::GenesisConfig;
 use deai_store::{EmbeddedChain, NodeConfig};
-use deai_types::{Amount, Call, ChainId, Keypair, Nonce, Params, SignedTx, Tx};
+use deai_types::{Amount, Call, ChainId, Keypair, Nonce, SignedTx, Tx};
 use serde_json::json;
 
 use crate::cmd::print_json;
@@ -115,16 +115,11 @@ pub fn run_bench(args: BenchLedgerArgs, global: &Global) -> anyhow::Result<()> {
     }
     let keys: Vec<Keypair> = (0..args.accounts).into_par_iter().map(bench_key).collect();
     let chain_id = ChainId::new("deai-bench")?;
-    let genesis = GenesisConfig {
-        chain_id: chain_id.clone(),
-        genesis_time_ms: 0,
-        accounts: keys
-            .iter()
-            .map(|k| (k.account(), Amount(1_000_000_000_000)))
-            .collect(),
-        stakes: Vec::new(),
-        params: Params::default(),
-    };
+    let genesis = GenesisConfig::funded(
+        chain_id.clone(),
+        keys.iter().map(Keypair::account),
+        Amount(1_000_000_000_000),
+    );
     // Pre-sign every block: block b, tx i is sent by account (b*T + i) mod N, which cycles
     // through all accounts so each sender's nonces stay consecutive across blocks.
     let total = args.blocks * args.txs_per_block;
