@@ -24,7 +24,7 @@ use crate::IncentiveError;
 /// Yuma parameters the simulation varies.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct YumaParams {
+pub struct StudyYumaParams {
     /// Consensus majority κ (subtensor default 32767/65535 ≈ 0.5).
     #[serde(default = "default_kappa")]
     pub kappa: f64,
@@ -46,7 +46,7 @@ fn default_bonds_moving_average() -> f64 {
     0.9
 }
 
-impl Default for YumaParams {
+impl Default for StudyYumaParams {
     fn default() -> Self {
         Self {
             kappa: default_kappa(),
@@ -66,7 +66,7 @@ pub struct EngineInput<'a> {
     /// Bonds from the previous epoch (n × n; any column scale, zeros at start).
     pub bonds_prev: &'a [Vec<f64>],
     /// Parameters.
-    pub params: &'a YumaParams,
+    pub params: &'a StudyYumaParams,
 }
 
 /// One epoch's output, over UIDs `0..n`.

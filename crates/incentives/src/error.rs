@@ -21,7 +21,7 @@ pub enum IncentiveError {
     },
     /// A stake file was named but its values were not supplied.
     #[error(
-        "validator stake file `{path}` was not loaded; call Scenario::resolve_stake_files first"
+        "validator stake file `{path}` was not loaded; call StudyScenario::resolve_stake_files first"
     )]
     UnresolvedStakeFile {
         /// The path in the scenario.

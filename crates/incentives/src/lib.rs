@@ -13,7 +13,7 @@
 //! miners grouped by their owner). Comparing mechanisms on the same population and noise shows
 //! which ones keep the network decentralized, and what they cost the best miners.
 //!
-//! # Mechanisms ([`Mechanism`]) and the problem each addresses
+//! # Mechanisms ([`RewardMechanism`]) and the problem each addresses
 //!
 //! - **`yuma`** — the baseline: voting power = stake, miners get Yuma incentive (half the
 //!   emission), validators get Yuma dividends (bonds × incentive, so ∝ stake × agreement).
@@ -63,9 +63,9 @@ pub mod scenario;
 pub mod sim;
 pub mod summary;
 
-pub use engine::{ChainYuma, EngineInput, EngineOutput, EpochEngine, FloatYuma, YumaParams};
+pub use engine::{ChainYuma, EngineInput, EngineOutput, EpochEngine, FloatYuma, StudyYumaParams};
 pub use error::IncentiveError;
-pub use mechanism::Mechanism;
-pub use scenario::Scenario;
-pub use sim::{run, EpochRecord, RunResult};
-pub use summary::{compare, Summary};
+pub use mechanism::RewardMechanism;
+pub use scenario::StudyScenario;
+pub use sim::{run, RunResult, StudyEpoch};
+pub use summary::{compare, StudySummary};

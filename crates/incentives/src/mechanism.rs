@@ -19,7 +19,7 @@ use crate::IncentiveError;
 /// An incentive mechanism and its parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Mechanism {
+pub enum RewardMechanism {
     /// Baseline Yuma: stake votes, dividends follow stake × bonds.
     Yuma,
     /// Validator emission split by performance (validator trust) instead of by stake.
@@ -69,7 +69,7 @@ fn one() -> f64 {
     1.0
 }
 
-impl Mechanism {
+impl RewardMechanism {
     /// The `kind` string.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -192,7 +192,7 @@ pub struct ValidatorView<'a> {
     pub streak: &'a [u32],
 }
 
-impl Mechanism {
+impl RewardMechanism {
     /// Stake each validator votes with in consensus this epoch.
     pub fn voting_stake(&self, v: &ValidatorView<'_>) -> Vec<f64> {
         let stake: Vec<f64> = v.own.iter().zip(v.delegated).map(|(o, d)| o + d).collect();
@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn stake_cap_caps_at_the_percentile() {
-        let m = Mechanism::StakeCap { percentile: 50.0 };
+        let m = RewardMechanism::StakeCap { percentile: 50.0 };
         let own = [10.0, 1.0, 2.0, 100.0, 3.0];
         let zeros = [0.0; 5];
         let v = ValidatorView {

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution};
 
-use crate::scenario::{QualityDistribution, Scenario, StakeSource};
+use crate::scenario::{QualityDistribution, StakeSource, StudyScenario};
 use crate::IncentiveError;
 
 /// Stream of the population draws.
@@ -72,7 +72,7 @@ fn draw_stakes(
 
 impl World {
     /// Draws the population of `scenario` (stream 0 of its seed).
-    pub fn draw(scenario: &Scenario) -> Result<Self, IncentiveError> {
+    pub fn draw(scenario: &StudyScenario) -> Result<Self, IncentiveError> {
         let p = &scenario.population;
         let mut r = rng(scenario.seed, POPULATION_STREAM);
         let stake = draw_stakes(&p.validator_stake, p.validators, &mut r)?;

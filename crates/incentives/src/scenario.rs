@@ -1,7 +1,7 @@
 //! Scenario files: the population, the emission, Yuma's parameters and one mechanism.
 //!
 //! A scenario is TOML; unknown keys are errors that name the key, and every range is checked
-//! by [`Scenario::validate`] with the dotted key in the message. Example:
+//! by [`StudyScenario::validate`] with the dotted key in the message. Example:
 //!
 //! ```toml
 //! name = "stake-cap"
@@ -20,14 +20,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::YumaParams;
-use crate::mechanism::Mechanism;
+use crate::engine::StudyYumaParams;
+use crate::mechanism::RewardMechanism;
 use crate::IncentiveError;
 
 /// One run: who takes part, how much is emitted, and the mechanism that pays them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+pub struct StudyScenario {
     /// Short name, used for output folders and table rows.
     pub name: String,
     /// One line on what the run shows.
@@ -45,9 +45,9 @@ pub struct Scenario {
     pub emission: Emission,
     /// Parameters of the Yuma consensus step (unused by `flock_arena`).
     #[serde(default)]
-    pub yuma: YumaParams,
+    pub yuma: StudyYumaParams,
     /// The incentive mechanism.
-    pub mechanism: Mechanism,
+    pub mechanism: RewardMechanism,
 }
 
 /// Validators, miners, their stakes and how validators observe miners.
@@ -265,7 +265,7 @@ impl StakeSource {
     }
 }
 
-impl Scenario {
+impl StudyScenario {
     /// Parses and validates a scenario; parse errors name the line and the key.
     pub fn from_toml_str(text: &str) -> Result<Self, IncentiveError> {
         let scenario: Self = toml::from_str(text).map_err(|e| IncentiveError::Parse {

@@ -20,9 +20,9 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::engine::{EngineInput, EpochEngine};
-use crate::mechanism::{flock_rewards, scale_to, FlockParams, Mechanism, ValidatorView};
+use crate::mechanism::{flock_rewards, scale_to, FlockParams, RewardMechanism, ValidatorView};
 use crate::population::{rng, World, NOISE_STREAM};
-use crate::scenario::Scenario;
+use crate::scenario::StudyScenario;
 use crate::IncentiveError;
 
 /// Names of the distributions measured every epoch.
@@ -58,7 +58,7 @@ pub mod dist {
 
 /// What one epoch looked like.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EpochRecord {
+pub struct StudyEpoch {
     /// Epoch number, from 1.
     pub epoch: u32,
     /// Metrics of every distribution in [`dist::ALL`].
@@ -96,7 +96,7 @@ pub struct FinalState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunResult {
     /// The scenario as run.
-    pub scenario: Scenario,
+    pub scenario: StudyScenario,
     /// Which consensus engine computed the Yuma epochs.
     pub engine: String,
     /// Number of controlling entities.
@@ -106,14 +106,14 @@ pub struct RunResult {
     /// Emission per epoch.
     pub emission_per_epoch: f64,
     /// One record per epoch.
-    pub epochs: Vec<EpochRecord>,
+    pub epochs: Vec<StudyEpoch>,
     /// Vectors at the end of the run.
     pub final_state: FinalState,
 }
 
 impl RunResult {
     /// The last epoch's record.
-    pub fn last(&self) -> Option<&EpochRecord> {
+    pub fn last(&self) -> Option<&StudyEpoch> {
         self.epochs.last()
     }
 }
@@ -152,7 +152,10 @@ fn measure(values: &[f64]) -> Result<Metrics, IncentiveError> {
 }
 
 /// Runs `scenario` with `engine` computing the Yuma epochs. Deterministic in the seed.
-pub fn run(scenario: &Scenario, engine: &mut dyn EpochEngine) -> Result<RunResult, IncentiveError> {
+pub fn run(
+    scenario: &StudyScenario,
+    engine: &mut dyn EpochEngine,
+) -> Result<RunResult, IncentiveError> {
     scenario.validate()?;
     let world = World::draw(scenario)?;
     let nv = scenario.population.validators;
@@ -173,7 +176,7 @@ pub fn run(scenario: &Scenario, engine: &mut dyn EpochEngine) -> Result<RunResul
     let mut noise = rng(scenario.seed, NOISE_STREAM);
     let mut epochs = Vec::with_capacity(scenario.epochs as usize);
     let threshold = match scenario.mechanism {
-        Mechanism::TrustBonus {
+        RewardMechanism::TrustBonus {
             agreement_threshold,
             ..
         } => agreement_threshold,
@@ -189,7 +192,7 @@ pub fn run(scenario: &Scenario, engine: &mut dyn EpochEngine) -> Result<RunResul
         });
         let w = observe(&world, scenario.population.weight_sharpness, &mut noise);
         let (miner_rewards, validator_rewards, new_agreement) = match scenario.mechanism {
-            Mechanism::FlockArena {
+            RewardMechanism::FlockArena {
                 gamma,
                 rank_ratio,
                 closeness_scale,
@@ -239,7 +242,7 @@ pub fn run(scenario: &Scenario, engine: &mut dyn EpochEngine) -> Result<RunResul
                     dividends = scale_to(&voting, validator_pool);
                 }
                 let validators = match scenario.mechanism {
-                    Mechanism::PerformanceSplit { performance_weight } => {
+                    RewardMechanism::PerformanceSplit { performance_weight } => {
                         let perf = scale_to(&trust, validator_pool);
                         dividends
                             .iter()
@@ -325,7 +328,7 @@ pub fn run(scenario: &Scenario, engine: &mut dyn EpochEngine) -> Result<RunResul
         ] {
             metrics.insert(name.to_string(), measure(values)?);
         }
-        epochs.push(EpochRecord {
+        epochs.push(StudyEpoch {
             epoch,
             metrics,
             best_miner_share: if miner_total > 0.0 {
@@ -349,7 +352,7 @@ pub fn run(scenario: &Scenario, engine: &mut dyn EpochEngine) -> Result<RunResul
     Ok(RunResult {
         scenario: scenario.clone(),
         engine: match scenario.mechanism {
-            Mechanism::FlockArena { .. } => "flock".to_string(),
+            RewardMechanism::FlockArena { .. } => "flock".to_string(),
             _ => engine.name().to_string(),
         },
         entities: world.entities,

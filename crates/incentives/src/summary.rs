@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use crate::mechanism::Mechanism;
-use crate::scenario::Scenario;
+use crate::mechanism::RewardMechanism;
+use crate::scenario::StudyScenario;
 use crate::sim::{dist, RunResult};
 
 /// The numbers the report tables show for one run, at the end of the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
+pub struct StudySummary {
     /// Scenario name.
     pub name: String,
     /// Mechanism with parameters.
@@ -47,7 +47,7 @@ pub struct Summary {
 }
 
 /// Whether `a` and `b` differ only in name, description and mechanism.
-fn same_population(a: &Scenario, b: &Scenario) -> bool {
+fn same_population(a: &StudyScenario, b: &StudyScenario) -> bool {
     a.seed == b.seed
         && a.epochs == b.epochs
         && a.population == b.population
@@ -57,7 +57,7 @@ fn same_population(a: &Scenario, b: &Scenario) -> bool {
 
 /// Summaries of `runs`, each compared with the `yuma` run on the same population (seed,
 /// population, emission and Yuma parameters all equal), when there is one.
-pub fn compare(runs: &[RunResult]) -> Vec<Summary> {
+pub fn compare(runs: &[RunResult]) -> Vec<StudySummary> {
     let pick = |r: &RunResult, d: &str| {
         r.last()
             .and_then(|e| e.metrics.get(d))
@@ -80,11 +80,12 @@ pub fn compare(runs: &[RunResult]) -> Vec<Summary> {
     runs.iter()
         .map(|r| {
             let base = runs.iter().find(|b| {
-                b.scenario.mechanism == Mechanism::Yuma && same_population(&b.scenario, &r.scenario)
+                b.scenario.mechanism == RewardMechanism::Yuma
+                    && same_population(&b.scenario, &r.scenario)
             });
             let rewards = pick(r, dist::ENTITY_REWARDS_CUMULATIVE);
             let miner_total = r.last().map_or(0.0, |e| e.miner_rewards_cumulative);
-            Summary {
+            StudySummary {
                 name: r.scenario.name.clone(),
                 mechanism: r.scenario.mechanism.label(),
                 baseline: base.map(|b| b.scenario.name.clone()),

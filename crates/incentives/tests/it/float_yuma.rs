@@ -1,6 +1,6 @@
 //! `FloatYuma` against the classic (non-Yuma3) cases of `tests/vectors/yuma.json`.
 
-use deai_incentives::{EngineInput, EpochEngine, FloatYuma, YumaParams};
+use deai_incentives::{EngineInput, EpochEngine, FloatYuma, StudyYumaParams};
 use serde_json::Value;
 
 fn vec_f64(v: &Value) -> Vec<f64> {
@@ -56,7 +56,7 @@ fn classic_cases_match_the_reference() {
             .map(|r| r.iter().map(|x| *x as u16).collect())
             .collect();
         let bonds = mat_f64(&case["inputs"]["bonds_prev"]);
-        let params = YumaParams {
+        let params = StudyYumaParams {
             kappa: p["kappa"].as_f64().unwrap(),
             bonds_penalty: p["bonds_penalty"].as_f64().unwrap(),
             bonds_moving_average: p["bonds_moving_average"].as_f64().unwrap(),
@@ -127,7 +127,7 @@ fn float_and_chain_yuma_agree_on_a_simulated_epoch() {
                 .collect()
         })
         .collect();
-    let params = YumaParams::default();
+    let params = StudyYumaParams::default();
     let mut bonds_f = vec![vec![0.0; n]; n];
     let mut bonds_c = vec![vec![0.0; n]; n];
     for _ in 0..3 {

@@ -2,7 +2,7 @@
 
 use deai_incentives::sim::dist;
 use deai_incentives::{
-    run, ChainYuma, EpochEngine, FloatYuma, IncentiveError, RunResult, Scenario,
+    run, ChainYuma, EpochEngine, FloatYuma, IncentiveError, RunResult, StudyScenario,
 };
 
 /// A small population: 12 validators with Pareto stake, 48 miners, 30 epochs.
@@ -30,7 +30,7 @@ fn run_small(mechanism: &str) -> RunResult {
 }
 
 fn run_small_with(mechanism: &str, engine: &mut dyn EpochEngine) -> RunResult {
-    let scenario = Scenario::from_toml_str(&small(mechanism)).unwrap();
+    let scenario = StudyScenario::from_toml_str(&small(mechanism)).unwrap();
     run(&scenario, engine).unwrap()
 }
 
@@ -105,7 +105,7 @@ fn every_mechanism_runs() {
 }
 
 fn parse_error(text: &str) -> String {
-    match Scenario::from_toml_str(text) {
+    match StudyScenario::from_toml_str(text) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("accepted:\n{text}"),
     }
@@ -131,7 +131,7 @@ fn unresolved_stake_file_is_an_error_and_resolving_keeps_the_largest() {
         r#"{ kind = "pareto", alpha = 1.1, scale = 100.0 }"#,
         r#"{ kind = "file", path = "stake.json" }"#,
     );
-    let mut s = Scenario::from_toml_str(&text).unwrap();
+    let mut s = StudyScenario::from_toml_str(&text).unwrap();
     assert_eq!(s.stake_files(), vec!["stake.json".to_string()]);
     assert!(matches!(
         run(&s, &mut FloatYuma),
@@ -154,7 +154,7 @@ fn committed_scenarios_parse() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
-            let s = Scenario::from_toml_str(&text)
+            let s = StudyScenario::from_toml_str(&text)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(s.population.validators, 64, "{}", path.display());
             assert_eq!(s.population.miners, 256);

@@ -17,8 +17,9 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use deai_incentives::sim::dist;
 use deai_incentives::{
-    compare, run as run_scenario, ChainYuma, EpochEngine, FloatYuma, RunResult, Scenario,
+    compare, run as run_scenario, ChainYuma, EpochEngine, FloatYuma, RunResult, StudyScenario,
 };
+use deai_metrics::Metric;
 use deai_report::{write_atomic, Table};
 
 use crate::Global;
@@ -142,11 +143,11 @@ fn default_files() -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads, parses and validates a scenario, and loads the stake files it names (paths
 /// relative to the scenario file).
-fn load_scenario(file: &Path) -> anyhow::Result<Scenario> {
+fn load_scenario(file: &Path) -> anyhow::Result<StudyScenario> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut scenario =
-        Scenario::from_toml_str(&text).with_context(|| format!("in {}", file.display()))?;
+        StudyScenario::from_toml_str(&text).with_context(|| format!("in {}", file.display()))?;
     let dir = file.parent().unwrap_or(Path::new("."));
     scenario
         .resolve_stake_files(|p| load_stake(&dir.join(p)))
@@ -187,20 +188,6 @@ fn load_stake(path: &Path) -> anyhow::Result<Vec<f64>> {
         .collect()
 }
 
-const METRIC_COLUMNS: [&str; 11] = [
-    "gini",
-    "nakamoto_1_2",
-    "nakamoto_1_3",
-    "hhi",
-    "entropy_normalized",
-    "theil",
-    "top_1_share",
-    "top_3_share",
-    "top_5_share",
-    "top_10_share",
-    "n",
-];
-
 fn write_run(out: &Path, r: &RunResult) -> anyhow::Result<()> {
     let dir = out.join(&r.scenario.name);
     write_atomic(
@@ -217,8 +204,8 @@ fn write_run(out: &Path, r: &RunResult) -> anyhow::Result<()> {
         "median_agreement".into(),
     ];
     for d in dist::ALL {
-        for m in METRIC_COLUMNS {
-            headers.push(format!("{d}.{m}"));
+        for m in Metric::ALL {
+            headers.push(format!("{d}.{}", m.key()));
         }
     }
     let mut table = Table::new(headers);
@@ -234,8 +221,8 @@ fn write_run(out: &Path, r: &RunResult) -> anyhow::Result<()> {
         ];
         for d in dist::ALL {
             let v = serde_json::to_value(e.metrics.get(d))?;
-            for m in METRIC_COLUMNS {
-                row.push(v.get(m).map(|x| x.to_string()).unwrap_or_default());
+            for m in Metric::ALL {
+                row.push(v.get(m.key()).map(|x| x.to_string()).unwrap_or_default());
             }
         }
         table.push(row);

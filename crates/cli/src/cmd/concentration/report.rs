@@ -5,11 +5,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use deai_incentives::sim::dist;
-use deai_incentives::{compare, RunResult, Scenario, Summary};
+use deai_incentives::{compare, RunResult, StudyScenario, StudySummary};
+use deai_metrics::Metric;
 use deai_report::{LineChart, Series, Table};
 
 /// Runs grouped by population: the `yuma` baseline they compare with (or themselves).
-fn groups(runs: &[RunResult], summaries: &[Summary]) -> Vec<(String, Vec<usize>)> {
+fn groups(runs: &[RunResult], summaries: &[StudySummary]) -> Vec<(String, Vec<usize>)> {
     let mut out: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, s) in summaries.iter().enumerate() {
         let key = s
@@ -29,11 +30,12 @@ type PlotSpec = (
     &'static str,
     &'static str,
     &'static str,
-    fn(&deai_incentives::EpochRecord) -> f64,
+    fn(&deai_incentives::StudyEpoch) -> f64,
 );
 
-fn metric(e: &deai_incentives::EpochRecord, d: &str, f: fn(&deai_metrics::Metrics) -> f64) -> f64 {
-    e.metrics.get(d).map_or(f64::NAN, f)
+/// `which` metric of distribution `d` at epoch `e`; NaN (no point) when `d` was not measured.
+fn metric(e: &deai_incentives::StudyEpoch, d: &str, which: Metric) -> f64 {
+    e.metrics.get(d).map_or(f64::NAN, |m| which.of(m))
 }
 
 const PLOTS: [PlotSpec; 8] = [
@@ -41,48 +43,40 @@ const PLOTS: [PlotSpec; 8] = [
         "reward-nakamoto",
         "Nakamoto coefficient (½) of cumulative rewards per entity",
         "entities",
-        |e| {
-            metric(e, dist::ENTITY_REWARDS_CUMULATIVE, |m| {
-                m.nakamoto_1_2 as f64
-            })
-        },
+        |e| metric(e, dist::ENTITY_REWARDS_CUMULATIVE, Metric::NakamotoHalf),
     ),
     (
         "reward-nakamoto-epoch",
         "Nakamoto coefficient (½) of each epoch's rewards per entity",
         "entities",
-        |e| metric(e, dist::ENTITY_REWARDS, |m| m.nakamoto_1_2 as f64),
+        |e| metric(e, dist::ENTITY_REWARDS, Metric::NakamotoHalf),
     ),
     (
         "reward-gini",
         "Gini of cumulative rewards per entity",
         "Gini",
-        |e| metric(e, dist::ENTITY_REWARDS_CUMULATIVE, |m| m.gini),
+        |e| metric(e, dist::ENTITY_REWARDS_CUMULATIVE, Metric::Gini),
     ),
     (
         "voting-nakamoto",
         "Nakamoto coefficient (½) of validator voting power",
         "validators",
-        |e| metric(e, dist::VOTING_POWER, |m| m.nakamoto_1_2 as f64),
+        |e| metric(e, dist::VOTING_POWER, Metric::NakamotoHalf),
     ),
     ("stake-gini", "Gini of validator stake", "Gini", |e| {
-        metric(e, dist::STAKE, |m| m.gini)
+        metric(e, dist::STAKE, Metric::Gini)
     }),
     (
         "validator-reward-nakamoto",
         "Nakamoto coefficient (½) of cumulative validator rewards",
         "validators",
-        |e| {
-            metric(e, dist::VALIDATOR_REWARDS_CUMULATIVE, |m| {
-                m.nakamoto_1_2 as f64
-            })
-        },
+        |e| metric(e, dist::VALIDATOR_REWARDS_CUMULATIVE, Metric::NakamotoHalf),
     ),
     (
         "miner-reward-gini",
         "Gini of cumulative miner rewards",
         "Gini",
-        |e| metric(e, dist::MINER_REWARDS_CUMULATIVE, |m| m.gini),
+        |e| metric(e, dist::MINER_REWARDS_CUMULATIVE, Metric::Gini),
     ),
     (
         "best-miner-share",
@@ -119,7 +113,7 @@ pub(super) fn write_plots(
     Ok(written)
 }
 
-pub(super) fn summary_table(summaries: &[Summary], markdown: bool) -> Table {
+pub(super) fn summary_table(summaries: &[StudySummary], markdown: bool) -> Table {
     let mut t = Table::new([
         "scenario",
         "mechanism",
@@ -203,7 +197,7 @@ fn relative_to(path: &Path, from_file: &Path) -> String {
     parts.join("/")
 }
 
-fn describe_population(s: &Scenario) -> String {
+fn describe_population(s: &StudyScenario) -> String {
     let p = &s.population;
     let stake = match &p.validator_stake {
         deai_incentives::scenario::StakeSource::Pareto { alpha, scale } => {
@@ -228,7 +222,7 @@ fn describe_population(s: &Scenario) -> String {
 
 pub(super) fn report(
     runs: &[RunResult],
-    summaries: &[Summary],
+    summaries: &[StudySummary],
     plots: &[(String, &'static str, &'static str, PathBuf)],
     command: &str,
     out: &Path,
