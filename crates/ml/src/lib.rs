@@ -3,6 +3,7 @@
 //! - [`data`]: IDX loading and the in-memory [`Dataset`].
 //! - [`partition`]: seeded IID / Dirichlet / shards / quantity partitions over clients.
 //! - [`params`]: the flat parameter order, seeded init, safetensors files, updates.
+//! - [`blob`]: the blob format of models and updates (little-endian `f32`) and its hash.
 //! - [`seed`]: independent random streams derived from one run seed.
 //! - [`model`]: the candle MLP and CNN, SGD with momentum and weight decay.
 //! - [`train`]: local training ([`train_local`]) and evaluation ([`evaluate`]).
@@ -12,6 +13,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod bench;
+pub mod blob;
 pub mod data;
 pub mod error;
 pub mod fl;
@@ -24,6 +26,7 @@ pub mod partition;
 pub mod seed;
 pub mod train;
 
+pub use blob::BlobFormatError;
 pub use data::{Dataset, Splits};
 pub use error::MlError;
 pub use fl::{

@@ -31,7 +31,7 @@
 //!
 //! A safetensors file holds the tensors above under their names (dtype F32, little-endian) with
 //! metadata `{"format": "deai-ml/1", "model": <name>}`; a round trip is bit-exact. An update is
-//! `new − old` as a flat vector with the blake3 hash of its little-endian bytes.
+//! `new − old` as a flat vector with the content hash of its blob ([`crate::blob`]).
 
 use std::fmt;
 use std::path::Path;
@@ -376,27 +376,12 @@ pub fn load(path: &Path) -> Result<(ModelKind, Vec<f32>), MlError> {
     from_safetensors(path, &bytes)
 }
 
-/// blake3 of the little-endian bytes of `values`.
-pub fn hash_f32(values: &[f32]) -> [u8; 32] {
-    // 64 KiB per `update`: blake3 hashes that many bytes with its widest SIMD path (about 3×
-    // faster than 4 KiB pieces here); the digest does not depend on how the input is split.
-    let mut h = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    for chunk in values.chunks(1 << 14) {
-        for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
-            dst.copy_from_slice(&v.to_le_bytes());
-        }
-        h.update(&buf[..chunk.len() * 4]);
-    }
-    *h.finalize().as_bytes()
-}
-
 /// A model update: `new − old` and its hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     /// `new − old`, flat.
     pub delta: Vec<f32>,
-    /// [`hash_f32`] of `delta`.
+    /// [`crate::blob::hash`] of `delta`: the address of its blob.
     pub hash: [u8; 32],
 }
 
@@ -411,7 +396,7 @@ impl Update {
             });
         }
         let delta: Vec<f32> = new.iter().zip(old).map(|(n, o)| n - o).collect();
-        let hash = hash_f32(&delta);
+        let hash = crate::blob::hash(&delta);
         Ok(Self { delta, hash })
     }
 
@@ -452,12 +437,5 @@ mod tests {
         assert!(rest[2000..].iter().all(|&x| x != 0.0), "biases are drawn");
         assert_eq!("torch".parse::<InitScheme>().unwrap(), InitScheme::Torch);
         assert!("he".parse::<InitScheme>().is_err());
-    }
-
-    #[test]
-    fn hash_matches_plain_bytes() {
-        let v: Vec<f32> = (0..40_000).map(|i| i as f32 * 0.5).collect();
-        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        assert_eq!(hash_f32(&v), *blake3::hash(&bytes).as_bytes());
     }
 }

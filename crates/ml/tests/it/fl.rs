@@ -46,7 +46,7 @@ fn short_federated_run_beats_80_percent() {
 }
 
 fn upd(client: usize, samples: usize, delta: Vec<f32>) -> ClientUpdate {
-    let hash = deai_ml::params::hash_f32(&delta);
+    let hash = deai_ml::blob::hash(&delta);
     ClientUpdate {
         client,
         samples,
