@@ -112,7 +112,7 @@ pub enum LayersError {
 
 impl From<LayersError> for SimError {
     fn from(e: LayersError) -> Self {
-        SimError::Chain(e.to_string())
+        SimError::Layers(e)
     }
 }
 

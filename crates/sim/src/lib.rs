@@ -26,6 +26,8 @@ pub mod verify;
 
 use std::path::PathBuf;
 
+use deai_types::{Epoch, Round, TaskId};
+
 pub use runner::{Measurement, RunOptions, RunReport, Sim};
 pub use scenario::Scenario;
 
@@ -57,16 +59,81 @@ pub enum SimError {
     Report(#[from] deai_report::ReportError),
     /// The ledger did not do what the protocol says it does.
     #[error("ledger: {0}")]
-    Chain(String),
+    Ledger(#[from] LedgerError),
+    /// Replaying a stored chain for the decentralization layers failed.
+    #[error(transparent)]
+    Layers(layers::LayersError),
     /// A file operation failed.
-    #[error("{path}: {reason}")]
+    #[error("{path}: {source}")]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
+    /// The simulation's chain id breaks the naming rule.
+    #[error(transparent)]
+    ChainId(#[from] deai_types::ChainIdError),
     /// An actor could not act.
     #[error("actor: {0}")]
     Actor(String),
+}
+
+/// What the embedded ledger failed to do that the protocol says it does: each is a bug in the
+/// ledger or in the simulator's reading of it, never an actor's misbehaviour.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The scenario's task proposal, the first transaction of the run, was rejected.
+    #[error("the task proposal failed: {source}")]
+    ProposalRejected {
+        /// Why the ledger rejected it.
+        #[source]
+        source: deai_chain::TxError,
+    },
+    /// The task proposal went through but the ledger holds no task.
+    #[error("the task proposal went through but the ledger holds no task")]
+    NoTask,
+    /// An actor's registration on the task left it without a UID.
+    #[error("{actor} is not registered on task {task}")]
+    NotRegistered {
+        /// The actor's name.
+        actor: String,
+        /// The task.
+        task: TaskId,
+    },
+    /// The last block of a Yuma round did not run the epoch.
+    #[error("no epoch record for task {task} epoch {epoch}")]
+    NoEpochRecord {
+        /// The task.
+        task: TaskId,
+        /// The epoch that should have run.
+        epoch: Epoch,
+    },
+    /// The ledger drew other proposer/voter roles than the draw re-derived from the parent block.
+    #[error("round {round}: the ledger drew other roles than {expected:?}")]
+    OtherRoles {
+        /// The round.
+        round: Round,
+        /// The re-derived draw.
+        expected: deai_chain::PvRoles,
+    },
+    /// The last block of a proposer/voter round did not settle it.
+    #[error("no settlement of task {task} round {round}")]
+    NoSettlement {
+        /// The task.
+        task: TaskId,
+        /// The round.
+        round: Round,
+    },
+    /// A recorded global model does not re-derive from its update blobs.
+    #[error("task {task} round {round}: {problem}")]
+    ModelNotReDerived {
+        /// The task.
+        task: u64,
+        /// The first round whose model did not re-derive.
+        round: u64,
+        /// What [`verify::verify_models`] found.
+        problem: String,
+    },
 }

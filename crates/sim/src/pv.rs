@@ -20,6 +20,10 @@
 //! watchdog's evidence slashes them in the next block. Voters on the minority side are slashed
 //! the same way; `pv_slash_to_pool` of each slash returns to the task's escrow.
 //!
+//! The round then ends as a Yuma round does (`Sim::end_round` in `runner::round`): the model
+//! is recorded with the accepted proposals, in the order the rule aggregated them, as its
+//! contributors.
+//!
 //! # Who plays what
 //! Every actor has a proposer and a voter behaviour that follows from its kind: an honest miner
 //! trains on its shard minus [`crate::runner::PV_TEST_SHARE`] of it and votes on that held-out
@@ -29,13 +33,46 @@
 //! lazy validator proposes a copy of the last step and repeats the last vote; silent actors
 //! commit and never reveal.
 
-use std::time::Instant;
-
-use deai_types::{Call, CommitKind, Fixed, Hash32, Round, Uid, VotePreimage};
+use deai_chain::PvRoles;
+use deai_types::{CommitKind, Fixed, Round, Uid, VotePreimage};
 
 use crate::actors::{Candidate, VoteView};
-use crate::runner::{apply_step, f32_bytes, model_hash, PvOutcome, RoundRecord};
-use crate::{Sim, SimError};
+use crate::runner::round::{Applied, Fetched, Settled};
+use crate::runner::tx::{salt_for, Preimage, RevealedUpdate};
+use crate::runner::{PvOutcome, RoundRecord};
+use crate::{LedgerError, Sim, SimError};
+
+/// A voter's score of the round.
+struct Ballot {
+    /// The voter (index in actor order).
+    voter: usize,
+    /// The accuracy change it measured.
+    score: f64,
+    /// Whether it will reveal it.
+    reveals: bool,
+}
+
+/// The voters' committed scores of a round.
+struct Votes {
+    /// The vote preimages that will be revealed.
+    reveals: Vec<Preimage>,
+    /// The score of each voter that will reveal: (actor, score), as [`PvOutcome::votes`].
+    scores: Vec<(usize, f64)>,
+}
+
+/// What a proposer/voter round played before the ledger settled it.
+struct Played {
+    /// Actors drawn as proposers.
+    proposers: Vec<usize>,
+    /// Actors drawn as voters.
+    voters: Vec<usize>,
+    /// The proposals, checked.
+    fetched: Fetched,
+    /// The task's rule over the valid proposals, `None` if there was none.
+    step: Option<Vec<f32>>,
+    /// The revealed votes: (actor, score).
+    scores: Vec<(usize, f64)>,
+}
 
 impl Sim {
     /// The actor holding `uid` on the task.
@@ -45,13 +82,54 @@ impl Sim {
 
     /// Plays round `round` of a proposer/voter task (see the module docs).
     pub(crate) fn pv_round(&mut self, round: u64) -> Result<RoundRecord, SimError> {
-        let started = Instant::now();
-        let seed = self.scenario.seed;
-        let task = self.task;
+        let start = self.start_round(round);
         let r = Round(round);
-        let balances_before = self.account_values();
 
         // The draw the ledger will make at the start of the next block.
+        let roles = self.expected_roles(r);
+        let to_actors = |uids: &[Uid]| -> Vec<usize> {
+            uids.iter().filter_map(|u| self.actor_of(*u)).collect()
+        };
+        let proposers = to_actors(&roles.proposers);
+        let voters = to_actors(&roles.voters);
+
+        // Offset 0: proposers train and commit.
+        let reveals = self.commit_updates(round, &proposers)?;
+        if self.chain.state().pv_roles(self.task, r) != Some(&roles) {
+            return Err(LedgerError::OtherRoles {
+                round: r,
+                expected: roles,
+            }
+            .into());
+        }
+
+        // Offset 1: reveals; voters fetch and check the revealed updates and apply the rule.
+        self.reveal(round, CommitKind::Update, reveals)?;
+        let fetched = self.fetch_updates(&self.revealed_updates(round, &proposers));
+        let step = if fetched.updates.is_empty() {
+            None
+        } else {
+            let rows: Vec<&[f32]> = fetched.updates.iter().map(|u| u.delta.as_slice()).collect();
+            Some(self.aggregator.aggregate_canonical(&rows)?)
+        };
+
+        // Offset 2: vote commits; offset 3: vote reveals, then the ledger settles the round.
+        let votes = self.commit_votes(round, &voters, &fetched.updates, step.as_deref())?;
+        self.reveal(round, CommitKind::Vote, votes.reveals)?;
+        let played = Played {
+            proposers,
+            voters,
+            fetched,
+            step,
+            scores: votes.scores,
+        };
+        let settled = self.settle_pv(round, played)?;
+        self.end_round(start, settled)
+    }
+
+    /// The roles the ledger will draw for round `r` at the start of the next block.
+    fn expected_roles(&self, r: Round) -> PvRoles {
+        let task = self.task;
         let parent = self.chain.head().hash();
         let state = self.chain.state();
         let min_stake = state
@@ -63,105 +141,100 @@ impl Sim {
             .filter(|(_, reg)| state.hotkey_stake(&reg.account) >= min_stake)
             .map(|(u, _)| u)
             .collect();
-        let roles = deai_chain::draw_roles(
+        deai_chain::draw_roles(
             deai_chain::draw_seed(parent, task, r),
             &eligible,
             state.params().pv_proposers,
-        );
-        let to_actors = |uids: &[Uid]| -> Vec<usize> {
-            uids.iter().filter_map(|u| self.actor_of(*u)).collect()
-        };
-        let proposers = to_actors(&roles.proposers);
-        let voters = to_actors(&roles.voters);
+        )
+    }
 
-        // Offset 0: proposers train and commit.
-        let (commits, reveals) = self.train_and_commit(round, &proposers)?;
-        let mut txs = self.proposer_txs();
-        txs.extend(commits);
-        self.block(txs)?;
-        if self.chain.state().pv_roles(task, r) != Some(&roles) {
-            return Err(SimError::Chain(format!(
-                "round {round}: the ledger drew other roles than {roles:?}"
-            )));
-        }
-
-        // Offset 1: reveals; voters fetch and check the revealed updates.
-        let txs = self.reveal_txs(round, CommitKind::Update, reveals);
-        self.block(txs)?;
-        self.collect_slashes();
-        let mut rejected = Vec::new();
-        let mut proposals: Vec<(usize, [u8; 32], Vec<f32>)> = Vec::new();
-        for &i in &proposers {
-            let Some(preimage) = self.revealed(round, CommitKind::Update, i) else {
-                continue;
-            };
-            match self.fetch_update(&preimage) {
-                Ok((blob, delta)) => proposals.push((i, blob, delta)),
-                Err(reason) => rejected.push((i, reason)),
-            }
-        }
-        let step = if proposals.is_empty() {
-            None
-        } else {
-            let rows: Vec<&[f32]> = proposals.iter().map(|(_, _, d)| d.as_slice()).collect();
-            Some(self.aggregator.aggregate_canonical(&rows)?)
-        };
-
-        // Voters score the round; offset 2: vote commits.
+    /// The voters score the round's aggregate `step` of `proposals` and commit their votes, in
+    /// one block.
+    fn commit_votes(
+        &mut self,
+        round: u64,
+        voters: &[usize],
+        proposals: &[RevealedUpdate],
+        step: Option<&[f32]>,
+    ) -> Result<Votes, SimError> {
+        let seed = self.scenario.seed;
         let blind = self.scenario.task.blind_validation;
         let shown: Vec<Candidate<'_>> = proposals
             .iter()
-            .map(|(i, blob, delta)| Candidate {
-                blob: *blob,
-                origin: if blind { None } else { self.miner_number(*i) },
-                delta,
+            .map(|u| Candidate {
+                blob: u.blob.0,
+                origin: if blind {
+                    None
+                } else {
+                    self.miner_number(u.actor)
+                },
+                delta: &u.delta,
             })
             .collect();
         let view = VoteView {
             round,
             model: self.kind,
             global: &self.global,
-            step: step.as_deref(),
+            step,
             proposals: &shown,
             last_vote: self.last_vote,
         };
-        let mut scores = Vec::new();
-        for &v in &voters {
+        let mut ballots = Vec::new();
+        for &v in voters {
             let Some(b) = &mut self.behaviours[v].voter else {
                 continue;
             };
-            let score = b.score(&view)?;
-            scores.push((v, score, b.reveals()));
+            ballots.push(Ballot {
+                voter: v,
+                score: b.score(&view)?,
+                reveals: b.reveals(),
+            });
         }
+        let task = self.task;
         let mut commit_txs = Vec::new();
-        let mut vote_reveals = Vec::new();
-        let mut votes = Vec::new();
-        for (v, score, reveals_it) in scores {
+        let mut votes = Votes {
+            reveals: Vec::new(),
+            scores: Vec::new(),
+        };
+        for Ballot {
+            voter: v,
+            score,
+            reveals,
+        } in ballots
+        {
             let pre = VotePreimage {
                 score: Fixed::saturating_from_f64(score),
-                salt: crate::runner::salt_for(seed, round, v, 3),
+                salt: salt_for(seed, round, v, 3),
             };
             let bytes = deai_types::encode(&pre);
-            commit_txs.push(self.commit_tx(v, task, r, CommitKind::Vote, &bytes));
-            if reveals_it {
-                vote_reveals.push((v, bytes));
-                votes.push((v, score));
+            commit_txs.push(self.commit_tx(v, task, Round(round), CommitKind::Vote, &bytes));
+            if reveals {
+                votes.reveals.push(Preimage { actor: v, bytes });
+                votes.scores.push((v, score));
             }
         }
         self.block(commit_txs)?;
-        // Offset 3: vote reveals, then the ledger settles the round.
-        let txs = self.reveal_txs(round, CommitKind::Vote, vote_reveals);
-        self.block(txs)?;
-        self.collect_slashes();
+        Ok(votes)
+    }
 
+    /// Reads the ledger's settlement of the round: who was paid what, and whether the
+    /// aggregate `step` of the proposals becomes the new global model.
+    fn settle_pv(&mut self, round: u64, played: Played) -> Result<Settled, SimError> {
+        let Played {
+            proposers,
+            voters,
+            fetched,
+            step,
+            scores,
+        } = played;
+        let task = self.task;
+        let r = Round(round);
         let record = self
             .chain
             .state()
             .pv_round(task, r)
             .cloned()
-            .ok_or_else(|| {
-                SimError::Chain(format!("no settlement of task {} round {round}", task.0))
-            })?;
+            .ok_or(LedgerError::NoSettlement { task, round: r })?;
         if !record.void {
             self.last_vote = Some(record.vote_sum.to_f64());
         }
@@ -178,59 +251,23 @@ impl Sim {
                 dividends[i] = paid.0 as f64 / round_reward;
             }
         }
-
-        // Accepted: the aggregate becomes the global model.
-        let contributors: Vec<usize> = if record.accepted && step.is_some() {
-            proposals.iter().map(|(i, _, _)| *i).collect()
-        } else {
-            Vec::new()
+        // Accepted: the aggregate of every valid proposal becomes the global model.
+        let applied = match step {
+            Some(step) if record.accepted => Some(Applied {
+                step,
+                contributors: (0..fetched.updates.len()).collect(),
+            }),
+            _ => None,
         };
-        let previous: Vec<Vec<f32>> = proposals.iter().map(|(_, _, d)| d.clone()).collect();
-        match (record.accepted, step) {
-            (true, Some(step)) => {
-                self.global = apply_step(&self.global, &step);
-                self.last_step = Some(step);
-            }
-            _ => self.last_step = None,
-        }
-        self.seen = previous;
-        if let Some(s) = &self.last_step {
-            self.seen.push(s.clone());
-        }
-        let hash = model_hash(&self.global);
-        self.blobs.put(&f32_bytes(&self.global))?;
-        self.pending_record = Some(Call::RecordModel {
-            task,
-            round: r,
-            model: hash,
-            contributors: if contributors.is_empty() {
-                Vec::new()
-            } else {
-                proposals
-                    .iter()
-                    .map(|(i, b, _)| (Uid(self.actors[*i].info.uid), Hash32(*b)))
-                    .collect()
-            },
-        });
-
-        let eval = deai_ml::evaluate(self.kind, &self.global, &self.data.test)?;
-        let rewards = self.gains_since(&balances_before);
-        Ok(RoundRecord {
-            round,
-            accuracy: eval.accuracy,
-            loss: eval.loss,
-            rewards,
+        Ok(Settled {
+            fetched,
+            applied,
             incentive,
             dividends,
-            contributors,
-            rejected,
-            model_hash: hash,
-            state_root: self.chain.state().root(),
-            seconds: started.elapsed().as_secs_f64(),
             pv: Some(PvOutcome {
                 proposers,
                 voters,
-                votes,
+                votes: scores,
                 vote_sum: record.vote_sum.to_f64(),
                 accepted: record.accepted,
                 void: record.void,

@@ -11,8 +11,8 @@ use deai_store::BlobStore;
 use deai_types::{Round, TaskId};
 use serde::Serialize;
 
-use crate::runner::{apply_step, model_hash, parse_update};
-use crate::SimError;
+use crate::runner::{apply_step, model_hash};
+use crate::{LedgerError, SimError};
 
 /// What model verification found for one task.
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +50,7 @@ fn verify_task(
         let bytes = blobs
             .get(initial)
             .map_err(|e| (0, format!("initial model blob: {e}")))?;
-        let mut global = parse_update(&bytes, bytes.len() / 4)
+        let mut global = deai_ml::blob::decode_any(&bytes)
             .map_err(|e| (0, format!("initial model blob: {e}")))?;
         let agg = deai_aggregation::from_spec(rule, &serde_json::json!({}))
             .map_err(|e| (0, e.to_string()))?;
@@ -62,7 +62,7 @@ fn verify_task(
                     .get(blob)
                     .map_err(|e| (round, format!("update of uid {}: {e}", uid.0)))?;
                 rows.push(
-                    parse_update(&b, global.len())
+                    deai_ml::blob::decode(&b, global.len())
                         .map_err(|e| (round, format!("update of uid {}: {e}", uid.0)))?,
                 );
             }
@@ -97,10 +97,12 @@ pub fn check_models(state: &State, blobs: &BlobStore) -> Result<Vec<TaskModels>,
     let all = verify_models(state, blobs);
     if let Some(t) = all.iter().find(|t| t.problem.is_some()) {
         let (round, why) = t.problem.clone().unwrap_or_default();
-        return Err(SimError::Chain(format!(
-            "task {} round {round}: {why}",
-            t.task
-        )));
+        return Err(LedgerError::ModelNotReDerived {
+            task: t.task,
+            round,
+            problem: why,
+        }
+        .into());
     }
     Ok(all)
 }
