@@ -186,7 +186,7 @@ pub fn run_round(
 
 /// One line of a run's history.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RoundRecord {
+pub struct FlRoundRecord {
     /// Round number, from 1.
     pub round: u64,
     /// Test accuracy after the round.

@@ -30,7 +30,7 @@ pub use blob::BlobFormatError;
 pub use data::{Dataset, Splits};
 pub use error::MlError;
 pub use fl::{
-    fedavg, run_round, train_clients, AggregateFn, ClientUpdate, RoundOutcome, RoundRecord,
+    fedavg, run_round, train_clients, AggregateFn, ClientUpdate, FlRoundRecord, RoundOutcome,
 };
 pub use params::{InitScheme, ModelKind, Update};
 pub use partition::{Partition, PartitionSpec, PartitionSummary};

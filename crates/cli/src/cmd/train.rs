@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use deai_ml::partition::partition;
 use deai_ml::{
-    data, evaluate, fedavg, params, run_round, with_threads, Engine, InitScheme, LocalCfg,
-    ModelKind, Partition, PartitionSpec, PartitionSummary, RoundRecord,
+    data, evaluate, fedavg, params, run_round, with_threads, Engine, FlRoundRecord, InitScheme,
+    LocalCfg, ModelKind, Partition, PartitionSpec, PartitionSummary,
 };
 use serde::Serialize;
 
@@ -161,7 +161,7 @@ struct TrainReport<'a> {
     seed: u64,
     threads: usize,
     partition_summary: &'a deai_ml::PartitionSummary,
-    history: &'a [RoundRecord],
+    history: &'a [FlRoundRecord],
     final_test_accuracy: f32,
     final_test_loss: f32,
     median_round_seconds: f64,
@@ -170,7 +170,7 @@ struct TrainReport<'a> {
     model_file: String,
 }
 
-fn write_csv(path: &Path, history: &[RoundRecord]) -> anyhow::Result<()> {
+fn write_csv(path: &Path, history: &[FlRoundRecord]) -> anyhow::Result<()> {
     let mut s = String::from(
         "round,test_accuracy,test_loss,train_loss,train_seconds,aggregate_seconds,eval_seconds\n",
     );
@@ -252,7 +252,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
             g = outcome.global;
             let t = Instant::now();
             let ev = evaluate(fl.model, &g, &splits.test)?;
-            let rec = RoundRecord {
+            let rec = FlRoundRecord {
                 round: round + 1,
                 test_accuracy: ev.accuracy,
                 test_loss: ev.loss,
