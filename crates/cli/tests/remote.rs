@@ -232,7 +232,7 @@ fn remote_transfer_then_status_block_and_account() {
     let served = json(d, &["chain", "metrics", "--node", url]);
     let expected = node
         .chain
-        .read(|state, _| deai_node::distributions::state_distributions(state));
+        .read(|state, _| deai_analytics::state_distributions(state));
     assert_eq!(
         served.as_object().unwrap().len(),
         expected.len(),

@@ -8,7 +8,7 @@
 //! | GET | `/v1/block/{height}` | a block (JSON) |
 //! | GET | `/v1/state-root` | height and state root of the last final block |
 //! | GET | `/v1/status` | chain id, height, head hash, state root, mempool size, mode |
-//! | GET | `/v1/distributions` | height, state root and the decentralization metrics of every holdings distribution ([`crate::distributions`]) |
+//! | GET | `/v1/distributions` | height, state root and the decentralization metrics of every holdings distribution ([`deai_analytics::distributions`]) |
 //! | PUT | `/v1/blob` | raw bytes, signed by a ledger account ([`upload`]) → `201 {"hash", "bytes", "stored"}` |
 //! | PUT | `/v1/blob/{hash}` | the same, and the bytes must hash to `{hash}` |
 //! | GET | `/v1/blob/{hash}` | the bytes |
@@ -584,7 +584,7 @@ async fn distributions<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Json<s
         json!({
             "height": head.height.0,
             "state_root": state.root().to_string(),
-            "distributions": crate::distributions::state_distributions(state),
+            "distributions": deai_analytics::state_distributions(state),
         })
     }))
 }
@@ -595,7 +595,7 @@ async fn metrics<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Response {
         (
             head.height.0,
             state.total_supply().0,
-            crate::distributions::state_distributions(state),
+            deai_analytics::state_distributions(state),
         )
     });
     let mut text = format!(
@@ -616,6 +616,6 @@ async fn metrics<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Response {
         m.blobs_stored.load(Ordering::Relaxed),
         api.backend.mempool_len(),
     );
-    text.push_str(&crate::distributions::prometheus_text(&distributions));
+    text.push_str(&deai_analytics::prometheus_text(&distributions));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -10,8 +10,6 @@
 //!   ([`ledger::ReplicatedLedger`], an [`engine::Executor`]).
 //! - [`service`]: the two ledgers the API can serve, embedded or replicated.
 //! - [`http`]: the HTTP API (axum): routes, error answers, limits.
-//! - [`distributions`]: the holdings distributions of a ledger state and their
-//!   decentralization metrics, served as JSON and Prometheus gauges.
 //! - [`config`]: node configuration and key files, localhost testnets, the validator set.
 //! - [`daemon`]: running a node process, single embedded node or testnet member.
 //! - [`bench`]: `deai bench replication`, replicated throughput against the embedded producer.
@@ -26,7 +24,6 @@
 pub mod bench;
 pub mod config;
 pub mod daemon;
-pub mod distributions;
 pub mod engine;
 pub mod http;
 pub mod ledger;

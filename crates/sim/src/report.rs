@@ -1,7 +1,7 @@
 //! The report folder of a run: `report.md`, `summary.json`, `rounds.csv`, `accuracy.png`,
 //! `rewards.png`, and the decentralization of every layer over time measured on the chain the
-//! run left ([`crate::layers`]): `layers.csv`, `layers.json` and `layers-<family>-<metric>.png`
-//! per layer family and metric.
+//! run left ([`deai_analytics`], with what the run knows from [`crate::layers`]): `layers.csv`,
+//! `layers.json` and `layers-<family>-<metric>.png` per layer family and metric.
 
 use std::path::Path;
 
@@ -9,7 +9,10 @@ use deai_report::{write_atomic, LineChart, Series, Table};
 use deai_types::Role;
 use serde::Serialize;
 
-use crate::layers::{self, EpochLayers, Knowledge, Layer};
+use deai_analytics::{EpochLayers, Layer};
+use deai_metrics::Metric;
+
+use crate::layers;
 use crate::runner::RunReport;
 use crate::SimError;
 
@@ -289,8 +292,8 @@ pub fn write_with(
 
     // Decentralization over time: replay the chain the run left.
     let epochs = if deai_store::Store::exists(&report.chain_dir) {
-        let knowledge = Knowledge::from_run(report)?;
-        layers::replay_dir(&report.chain_dir, &knowledge)?.epochs
+        let knowledge = layers::knowledge(report)?;
+        deai_analytics::replay_dir(&report.chain_dir, &knowledge)?.epochs
     } else {
         Vec::new()
     };
@@ -405,73 +408,32 @@ pub fn reference_lines(summary: &Summary, prefix: &str) -> String {
     out
 }
 
-/// The metrics plotted over time: (file key, title, metric).
-type MetricOf = fn(&deai_metrics::Metrics) -> f64;
-const PLOTTED: [(&str, &str, MetricOf); 7] = [
-    ("nakamoto", "Nakamoto coefficient (1/2)", |m| {
-        m.nakamoto_1_2 as f64
-    }),
-    ("nakamoto-third", "Nakamoto coefficient (1/3)", |m| {
-        m.nakamoto_1_3 as f64
-    }),
-    ("gini", "Gini coefficient", |m| m.gini),
-    ("hhi", "Herfindahl-Hirschman index", |m| m.hhi),
-    ("entropy", "Normalized Shannon entropy", |m| {
-        m.entropy_normalized
-    }),
-    ("theil", "Theil-T index", |m| m.theil),
-    ("top1", "Share of the largest holder", |m| m.top_1_share),
+/// The metrics plotted over time, one plot per layer family each.
+pub const PLOTTED: [Metric; 7] = [
+    Metric::NakamotoHalf,
+    Metric::NakamotoThird,
+    Metric::Gini,
+    Metric::Hhi,
+    Metric::EntropyNormalized,
+    Metric::Theil,
+    Metric::Top1Share,
 ];
+
+/// The plotted metrics `report.md` shows; the others are only linked.
+pub const SHOWN: [Metric; 2] = [Metric::NakamotoHalf, Metric::Gini];
 
 /// File name of the plot of one metric over time for one layer family.
 pub fn layers_plot_name(family: &str, metric_key: &str) -> String {
     format!("layers-{family}-{metric_key}.png")
 }
 
-/// Every metric of every layer at every epoch, one row per (task, epoch, layer).
+/// Every metric of every layer at every epoch, one row per (task, epoch, layer)
+/// ([`deai_analytics::table`]).
 pub fn layers_table(epochs: &[EpochLayers]) -> Table {
-    let mut t = Table::new([
-        "task",
-        "epoch",
-        "height",
-        "layer",
-        "total",
-        "n",
-        "gini",
-        "nakamoto_1_2",
-        "nakamoto_1_3",
-        "hhi",
-        "entropy_normalized",
-        "theil",
-        "top_1_share",
-        "top_3_share",
-        "top_5_share",
-        "top_10_share",
-    ]);
-    for e in epochs {
-        for row in &e.layers {
-            let m = &row.metrics;
-            t.push([
-                e.task.to_string(),
-                e.epoch.to_string(),
-                e.height.to_string(),
-                row.layer.key().to_string(),
-                format!("{}", row.total),
-                m.n.to_string(),
-                format!("{:.6}", m.gini),
-                m.nakamoto_1_2.to_string(),
-                m.nakamoto_1_3.to_string(),
-                format!("{:.6}", m.hhi),
-                format!("{:.6}", m.entropy_normalized),
-                format!("{:.6}", m.theil),
-                format!("{:.6}", m.top_1_share),
-                format!("{:.6}", m.top_3_share),
-                format!("{:.6}", m.top_5_share),
-                format!("{:.6}", m.top_10_share),
-            ]);
-        }
+    Table {
+        headers: deai_analytics::layer_columns(),
+        rows: deai_analytics::layer_rows(epochs),
     }
-    t
 }
 
 /// Writes `layers.csv`, `layers.json` and, per layer family (stake, rewards, contribution) and
@@ -484,14 +446,18 @@ pub fn write_layers(dir: &Path, epochs: &[EpochLayers]) -> Result<(), SimError> 
     write_atomic(&dir.join("layers.json"), to_json(&epochs)?.as_bytes())?;
     let tasks: std::collections::BTreeSet<u64> = epochs.iter().map(|e| e.task).collect();
     for family in Layer::FAMILIES {
-        for (key, title, metric) in PLOTTED {
+        for metric in PLOTTED {
+            let title = metric.label();
             let mut chart = LineChart::new(format!("{title}: {family}"), "epoch", title);
             for &task in &tasks {
                 for layer in Layer::ALL.into_iter().filter(|l| l.family() == family) {
                     let points: Vec<(f64, f64)> = epochs
                         .iter()
                         .filter(|e| e.task == task)
-                        .filter_map(|e| e.get(layer).map(|r| (e.epoch as f64, metric(&r.metrics))))
+                        .filter_map(|e| {
+                            e.get(layer)
+                                .map(|r| (e.epoch as f64, metric.of(&r.metrics)))
+                        })
                         .collect();
                     if points.is_empty() {
                         continue;
@@ -507,7 +473,11 @@ pub fn write_layers(dir: &Path, epochs: &[EpochLayers]) -> Result<(), SimError> 
             if chart.series.is_empty() {
                 continue;
             }
-            chart.save_png(&dir.join(layers_plot_name(family, key)), 1000, 560)?;
+            chart.save_png(
+                &dir.join(layers_plot_name(family, metric.slug())),
+                1000,
+                560,
+            )?;
         }
     }
     Ok(())
@@ -562,8 +532,8 @@ pub fn over_time_markdown(epochs: &[EpochLayers]) -> String {
     );
     let others: Vec<String> = PLOTTED
         .iter()
-        .filter(|(key, _, _)| !matches!(*key, "nakamoto" | "gini"))
-        .map(|(key, _, _)| format!("`{}`", layers_plot_name("<family>", key)))
+        .filter(|m| !SHOWN.contains(m))
+        .map(|m| format!("`{}`", layers_plot_name("<family>", m.slug())))
         .collect();
     out.push_str(&format!(
         "Plots of the Nakamoto coefficient (½) and Gini per family of layers below; the same \
@@ -571,7 +541,7 @@ pub fn over_time_markdown(epochs: &[EpochLayers]) -> String {
         others.join(", ")
     ));
     for family in Layer::FAMILIES {
-        for key in ["nakamoto", "gini"] {
+        for key in SHOWN.map(Metric::slug) {
             out.push_str(&format!(
                 "![{key} of the {family} layers]({})\n\n",
                 layers_plot_name(family, key)

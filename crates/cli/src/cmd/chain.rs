@@ -3,8 +3,9 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
+use deai_analytics::{Distribution, Knowledge};
 use deai_chain::State;
-use deai_node::distributions::Distribution;
+use deai_report::Table;
 use deai_store::{verify_chain, Store};
 use deai_types::{AccountId, Block, Height};
 use serde_json::json;
@@ -171,7 +172,7 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
         ChainCommand::Metrics {
             over_time: true, ..
         } => {
-            let replay = deai_sim::layers::replay(&store, &deai_sim::layers::Knowledge::default())
+            let replay = deai_analytics::replay(&store, &Knowledge::default())
                 .context("replaying the chain from genesis")?;
             if global.json {
                 print_json(&serde_json::to_value(&replay.epochs)?)?;
@@ -181,10 +182,11 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                     replay.head
                 );
             } else {
-                print!(
-                    "{}",
-                    deai_sim::report::layers_table(&replay.epochs).to_markdown()
-                );
+                let table = Table {
+                    headers: deai_analytics::layer_columns(),
+                    rows: deai_analytics::layer_rows(&replay.epochs),
+                };
+                print!("{}", table.to_markdown());
                 println!(
                     "replayed heights 0..={} to state root {}",
                     replay.head, replay.state_root
@@ -271,7 +273,7 @@ pub(super) fn print_block(block: &Block, global: &Global) -> anyhow::Result<()> 
 
 /// The holdings distributions of a ledger state and their decentralization metrics.
 pub fn ledger_distributions(state: &State) -> Vec<Distribution> {
-    deai_node::distributions::state_distributions(state)
+    deai_analytics::state_distributions(state)
 }
 
 /// Prints a state's distributions: a table, or with `--json` one object keyed by name.

@@ -21,7 +21,7 @@
 //! node's own, or a copy). Plain `http://` only: this build has no TLS client.
 
 use anyhow::{anyhow, bail};
-use deai_node::distributions::Distribution;
+use deai_analytics::Distribution;
 use deai_types::{Block, ChainId, Hash32, Keypair, Nonce, Params, SignedTx, Tx};
 use serde_json::json;
 

@@ -277,7 +277,7 @@ async fn distributions_are_served_as_json_and_prometheus_gauges() {
         (state.root().to_string(), balances)
     });
     assert_eq!(v["state_root"], root);
-    let served: Vec<deai_node::distributions::Distribution> =
+    let served: Vec<deai_analytics::Distribution> =
         serde_json::from_value(v["distributions"].clone()).unwrap();
     let names: Vec<&str> = served.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(

@@ -10,13 +10,13 @@
 //! `deai chain metrics` prints these for a stored chain, and a running node serves them at
 //! `GET /v1/distributions` (and as Prometheus gauges at `/metrics`), so the same numbers come
 //! from a data directory or a live node. Per-epoch and cumulative layers from genesis need
-//! the block history and are computed by replaying it (`deai_sim::layers`).
+//! the block history and are computed by replaying it ([`crate::replay()`]).
 //!
 //! Amounts are integers, so the Nakamoto thresholds are exact; epoch-record fields are I32F32
 //! fixed point and are measured as `f64`, negative values clamped to zero.
 
 use deai_chain::{EpochRecord, State};
-use deai_metrics::Metrics;
+use deai_metrics::{Metric, Metrics};
 use deai_types::Fixed;
 use serde::{Deserialize, Serialize};
 
@@ -105,26 +105,31 @@ pub fn state_distributions(state: &State) -> Vec<Distribution> {
     out
 }
 
+/// The metrics served as Prometheus gauges, one family each.
+const GAUGES: [Metric; 6] = [
+    Metric::Gini,
+    Metric::NakamotoHalf,
+    Metric::NakamotoThird,
+    Metric::Hhi,
+    Metric::EntropyNormalized,
+    Metric::Entities,
+];
+
+/// The Prometheus family name of a metric: its key, except the holder count, which is
+/// `entities` (a gauge named `n` would say nothing on a dashboard).
+fn gauge_name(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Entities => "entities",
+        other => other.key(),
+    }
+}
+
 /// The distributions as Prometheus gauges, one family per metric labelled by distribution:
 /// `deai_distribution_gini{distribution="stake per hotkey"} 0.42`.
 pub fn prometheus_text(distributions: &[Distribution]) -> String {
-    type Field = fn(&Metrics) -> f64;
-    let families: [(&str, &str, Field); 6] = [
-        ("gini", "Gini coefficient", |m| m.gini),
-        ("nakamoto_1_2", "Nakamoto coefficient at 1/2", |m| {
-            m.nakamoto_1_2 as f64
-        }),
-        ("nakamoto_1_3", "Nakamoto coefficient at 1/3", |m| {
-            m.nakamoto_1_3 as f64
-        }),
-        ("hhi", "Herfindahl-Hirschman index", |m| m.hhi),
-        ("entropy_normalized", "normalized Shannon entropy", |m| {
-            m.entropy_normalized
-        }),
-        ("entities", "number of holders", |m| m.n as f64),
-    ];
     let mut text = String::new();
-    for (key, help, field) in families {
+    for metric in GAUGES {
+        let (key, help) = (gauge_name(metric), metric.label());
         text.push_str(&format!(
             "# HELP deai_distribution_{key} {help} of a ledger distribution\n\
              # TYPE deai_distribution_{key} gauge\n"
@@ -133,7 +138,7 @@ pub fn prometheus_text(distributions: &[Distribution]) -> String {
             let label = d.name.replace('\\', "\\\\").replace('"', "\\\"");
             text.push_str(&format!(
                 "deai_distribution_{key}{{distribution=\"{label}\"}} {}\n",
-                field(&d.metrics)
+                metric.of(&d.metrics)
             ));
         }
     }
