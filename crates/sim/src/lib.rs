@@ -7,8 +7,8 @@
 //! - [`pv`]: the same loop for proposer/voter tasks (drawn roles, votes, settlement).
 //! - [`report`]: the report folder (markdown, JSON, CSV, plots).
 //! - [`verify`]: re-deriving the recorded global models from the update blobs.
-//! - [`layers`]: the decentralization of every layer over time, by replaying a stored chain
-//!   from genesis (`deai chain metrics --over-time`).
+//! - [`layers`]: what a run knows beyond its chain (names, owners, training) for
+//!   `deai-analytics`, which replays the chain and measures every layer over time.
 //! - [`harness`]: the attack × defense × Byzantine fraction × partition grid behind
 //!   `deai eval`, resumable, with its tables and heatmaps.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
