@@ -11,6 +11,8 @@
 //!   makes at most one empty block per idle interval.
 //! - [`verify_chain`]: re-executes the stored chain from genesis and checks every parent link,
 //!   tx root and state root (`deai chain verify`).
+//! - [`ReceiptIndex`]: the outcomes of recent transactions by hash, in bounded memory, for a
+//!   node's receipt queries.
 //! - [`BlobStore`]: content-addressed files (blake3) for the big artifacts the ledger only
 //!   references by hash.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
@@ -25,6 +27,7 @@ pub mod committer;
 pub mod error;
 pub mod mempool;
 pub mod node;
+pub mod receipts;
 pub mod sigs;
 pub mod store;
 pub mod verify;
@@ -36,6 +39,7 @@ pub use mempool::{Mempool, MempoolConfig, MempoolError, VerifiedBatch, DEFAULT_G
 pub use node::{
     CommitMode, EmbeddedChain, NodeConfig, NodeError, ProducedBlock, DEFAULT_IDLE_BLOCK_MS,
 };
+pub use receipts::{ReceiptIndex, TxRecord, TxState, DEFAULT_RECEIPT_CAPACITY};
 pub use sigs::SigVerifier;
 pub use store::{schema, PreparedCommit, Store, TxLocation, DB_FILE};
 pub use verify::{verify_chain, VerifyProblem, VerifyReport};

@@ -335,6 +335,14 @@ impl Mempool {
         self.len
     }
 
+    /// Whether the transaction with hash `hash`, signed by `signer` with `nonce`, is waiting.
+    pub fn contains(&self, signer: &AccountId, nonce: deai_types::Nonce, hash: &Hash32) -> bool {
+        self.by_sender
+            .get(signer)
+            .and_then(|queue| queue.txs.get(&nonce.0))
+            .is_some_and(|entry| entry.tx.hash() == *hash)
+    }
+
     /// Whether no transaction is waiting.
     pub fn is_empty(&self) -> bool {
         self.len == 0
