@@ -39,6 +39,8 @@
 //! blob_capacity_bytes = 68719476736   # blob bytes on the node (507)
 //! blob_retention_secs = 86400         # an unreferenced blob lives this long after its upload
 //! blob_gc_interval_secs = 600         # time between garbage collections
+//! max_subscribers = 256               # waiting clients: /v1/head long polls + /v1/events (503)
+//! max_wait_ms = 30000                 # longest /v1/head?after= long poll
 //! ```
 
 use std::{

@@ -1,27 +1,22 @@
-//! The node's HTTP API (axum).
+//! The node's HTTP API (axum): the routes, their limits and their error answers.
 //!
-//! | method | path | body / answer |
-//! |---|---|---|
-//! | POST | `/v1/tx` | a signed transaction, borsh (`application/octet-stream`) or JSON → `202 {"hash"}` |
-//! | GET | `/v1/account/{id}` | balance, nonce, take, stake of an account (hex id) |
-//! | GET | `/v1/task/{id}` | a task |
-//! | GET | `/v1/block/{height}` | a block (JSON) |
-//! | GET | `/v1/state-root` | height and state root of the last final block |
-//! | GET | `/v1/status` | chain id, height, head hash, state root, mempool size, mode |
-//! | GET | `/v1/distributions` | height, state root and the decentralization metrics of every holdings distribution ([`deai_analytics::distributions`]) |
-//! | PUT | `/v1/blob` | raw bytes, signed by a ledger account ([`upload`]) → `201 {"hash", "bytes", "stored"}` |
-//! | PUT | `/v1/blob/{hash}` | the same, and the bytes must hash to `{hash}` |
-//! | GET | `/v1/blob/{hash}` | the bytes |
-//! | GET | `/metrics` | Prometheus text (counters, and the distributions' metrics as gauges) |
+//! The routes and the types of every request and answer are those of [`deai_api`] (its crate
+//! docs hold the table): handlers answer `Json<deai_api::…>`, the client reads the same types,
+//! and every amount travels as a decimal string. The handlers live in [`chain`] (transactions,
+//! receipts, the state and its blocks), [`events`] (waiting for new final blocks: the long poll
+//! `GET /v1/head?after=H` and the server-sent events of `GET /v1/events`) and [`upload`]
+//! (blobs).
 //!
 //! Errors are JSON [`ErrorBody`] `{"error": code, "message": text}` — every error, including the
 //! ones the router itself produces (405 wrong method, 414 URI too long, extractor rejections):
 //! 4xx when the caller sent something wrong (malformed body, bad signature, stale nonce, unknown
 //! id, oversize body, hash mismatch, over quota, too many requests — with `Retry-After`), 5xx
-//! with a generic message when the node failed (details go to the log). Request bodies are
-//! size-limited (transactions 64 KiB, blobs the blob store's limit), each client IP has a token
-//! bucket of requests, and [`serve`] bounds connections and how long a client may take to send
-//! headers and body ([`HttpSettings`]).
+//! with a generic message when the node failed (details go to the log), 503 with `Retry-After`
+//! when the node already serves its maximum of waiting clients. Request bodies are size-limited
+//! (transactions 64 KiB, blobs the blob store's limit), each client IP has a token bucket of
+//! requests, and [`serve`] bounds connections and how long a client may take to send headers
+//! and body ([`HttpSettings`]); long polls and event streams are bounded by `max_subscribers`
+//! and `max_wait_ms`.
 
 use std::{
     collections::HashMap,
@@ -35,25 +30,28 @@ use std::{
 };
 
 use axum::{
-    body::Bytes,
-    extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State as AxState},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State as AxState},
+    http::{header, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post, put},
     Json, Router,
 };
+use deai_api::{route, NodeMode};
 use deai_chain::State;
-use deai_store::{blob::Quota, BlobStore};
-use deai_types::{decode, AccountId, Block, Hash32, Header, Height, SignedTx, TaskId};
+use deai_store::{blob::Quota, BlobStore, StoreError, TxState};
+use deai_types::{Block, Hash32, Header, Height, SignedTx};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use tokio::sync::{watch, Semaphore};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::error;
 
+pub mod chain;
+pub mod events;
 mod serve;
 pub mod upload;
 
+pub use deai_api::ErrorBody;
 pub use serve::serve;
 
 /// Largest accepted transaction body, in bytes.
@@ -85,6 +83,11 @@ pub struct HttpSettings {
     pub blob_retention_secs: u64,
     /// Seconds between two garbage collections of the blob store.
     pub blob_gc_interval_secs: u64,
+    /// Most clients waiting at once on `GET /v1/head?after=` long polls and `GET /v1/events`
+    /// streams together; one more gets `503` with `Retry-After`.
+    pub max_subscribers: usize,
+    /// Longest a `GET /v1/head?after=` long poll waits before answering the unchanged head.
+    pub max_wait_ms: u64,
 }
 
 impl Default for HttpSettings {
@@ -101,6 +104,8 @@ impl Default for HttpSettings {
             blob_capacity_bytes: quota.total,
             blob_retention_secs: 24 * 3_600,
             blob_gc_interval_secs: 600,
+            max_subscribers: 256,
+            max_wait_ms: 30_000,
         }
     }
 }
@@ -128,8 +133,8 @@ pub enum SubmitError {
 
 /// What the HTTP layer needs from a ledger (embedded or replicated).
 pub trait Backend: Send + Sync + 'static {
-    /// "embedded" or "replicated".
-    fn mode(&self) -> &'static str;
+    /// Embedded or replicated.
+    fn mode(&self) -> NodeMode;
     /// Admits a signed transaction.
     fn submit(&self, tx: SignedTx) -> Result<Hash32, SubmitError>;
     /// Runs `f` on the latest state and head header.
@@ -138,15 +143,11 @@ pub trait Backend: Send + Sync + 'static {
     fn block(&self, height: Height) -> Result<Option<Block>, String>;
     /// Transactions waiting.
     fn mempool_len(&self) -> usize;
-}
-
-/// The body of every error answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// A stable machine-readable code (`bad_request`, `unauthorized`, `quota_exceeded`, …).
-    pub error: String,
-    /// What was wrong and what is accepted.
-    pub message: String,
+    /// What the node knows of a transaction: pending, or included with its outcome while the
+    /// node still remembers it ([`deai_store::ReceiptIndex`]); `None` if it knows nothing.
+    fn tx_state(&self, hash: &Hash32) -> Result<Option<TxState>, StoreError>;
+    /// The height of the last final block, updated whenever a block becomes final.
+    fn heads(&self) -> watch::Receiver<Height>;
 }
 
 /// Errors returned by the API.
@@ -191,6 +192,9 @@ pub enum ApiError {
     /// 500: the node failed; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
+    /// 503: the node serves its maximum of waiting clients; retry after a second.
+    #[error("{0}")]
+    Unavailable(String),
     /// 507: the node's blob store is full.
     #[error("{0}")]
     StorageFull(String),
@@ -212,6 +216,7 @@ impl ApiError {
             ApiError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
         }
     }
@@ -228,7 +233,12 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::RateLimited(secs) = self {
+        let retry_after = match self {
+            ApiError::RateLimited(secs) => Some(secs),
+            ApiError::Unavailable(_) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -295,6 +305,12 @@ pub struct Api<B> {
     limiter: RateLimiter,
     max_uri_bytes: usize,
     metrics: Metrics,
+    /// Permits of the waiting clients (long polls and event streams).
+    subscribers: Arc<Semaphore>,
+    max_subscribers: usize,
+    max_wait_ms: u64,
+    /// Interval of the event streams' keep-alive comments.
+    keep_alive: Duration,
 }
 
 /// Builds the router with the default [`HttpSettings`]. `rate_per_second` requests per client
@@ -319,28 +335,38 @@ pub fn router_with<B: Backend>(
         limiter: RateLimiter::new(rate_per_second, rate_per_second * 2.0),
         max_uri_bytes: settings.max_uri_bytes,
         metrics: Metrics::default(),
+        subscribers: Arc::new(Semaphore::new(
+            settings.max_subscribers.min(Semaphore::MAX_PERMITS),
+        )),
+        max_subscribers: settings.max_subscribers,
+        max_wait_ms: settings.max_wait_ms,
+        // Well inside the idle timeout, so an open stream is never closed as idle.
+        keep_alive: Duration::from_millis((settings.idle_timeout_ms / 2).clamp(1, 15_000)),
     });
     let blob_routes = Router::new()
-        .route("/v1/blob", put(upload::put_blob::<B>))
+        .route(route::BLOB, put(upload::put_blob::<B>))
         .route(
-            "/v1/blob/{hash}",
+            route::BLOB_HASH,
             put(upload::put_blob_hash::<B>).get(upload::get_blob::<B>),
         );
     Router::new()
         .route(
-            "/v1/tx",
-            post(submit_tx::<B>).layer(DefaultBodyLimit::max(MAX_TX_BYTES)),
+            route::TX,
+            post(chain::submit_tx::<B>).layer(DefaultBodyLimit::max(MAX_TX_BYTES)),
         )
-        .route("/v1/account/{id}", get(account::<B>))
-        .route("/v1/task/{id}", get(task::<B>))
-        .route("/v1/block/{height}", get(block::<B>))
-        .route("/v1/state-root", get(state_root::<B>))
-        .route("/v1/status", get(status::<B>))
-        .route("/v1/distributions", get(distributions::<B>))
-        .route("/metrics", get(metrics::<B>))
+        .route(route::RECEIPT, get(chain::receipt::<B>))
+        .route(route::ACCOUNT, get(chain::account::<B>))
+        .route(route::TASK, get(chain::task::<B>))
+        .route(route::BLOCK, get(chain::block::<B>))
+        .route(route::STATE_ROOT, get(chain::state_root::<B>))
+        .route(route::STATUS, get(chain::status::<B>))
+        .route(route::HEAD, get(events::head::<B>))
+        .route(route::EVENTS, get(events::events::<B>))
+        .route(route::DISTRIBUTIONS, get(chain::distributions::<B>))
+        .route(route::METRICS, get(chain::metrics::<B>))
         .merge(blob_routes)
         .fallback(|| async {
-            ApiError::NotFound("no such endpoint; see the API table in deai_node::http".into())
+            ApiError::NotFound("no such endpoint; see the API table in deai_api".into())
         })
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(
             settings.body_timeout_ms.max(1),
@@ -410,6 +436,7 @@ async fn as_json_error(response: Response, method: &axum::http::Method, path: &s
         StatusCode::PAYLOAD_TOO_LARGE => "too_large".to_owned(),
         StatusCode::URI_TOO_LONG => "uri_too_long".to_owned(),
         StatusCode::REQUEST_TIMEOUT => "timeout".to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable".to_owned(),
         s if s.is_server_error() => "internal".to_owned(),
         s => s
             .canonical_reason()
@@ -426,9 +453,7 @@ async fn as_json_error(response: Response, method: &axum::http::Method, path: &s
                 .filter(|v| !v.is_empty())
             {
                 Some(allow) => format!("{method} is not allowed on {path}; allowed: {allow}"),
-                None => format!(
-                    "{method} is not allowed on {path}; see the API table in deai_node::http"
-                ),
+                None => format!("{method} is not allowed on {path}; see the API table in deai_api"),
             }
         }
         (s, _) if s.is_server_error() => "internal error".to_owned(),
@@ -448,174 +473,10 @@ async fn as_json_error(response: Response, method: &axum::http::Method, path: &s
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-fn body_too_large(err: axum::extract::rejection::BytesRejection) -> ApiError {
-    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge(format!("request body too large: {}", err.body_text()))
-    } else {
-        ApiError::BadRequest(err.body_text())
-    }
-}
-
-async fn submit_tx<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let body = body.map_err(body_too_large)?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let tx: SignedTx = if is_json {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::BadRequest(format!("body is not a JSON signed transaction: {e}"))
-        })?
-    } else {
-        decode(&body).map_err(|e| {
-            ApiError::BadRequest(format!(
-                "body is not a borsh-encoded signed transaction ({e}); send application/octet-stream borsh or application/json"
-            ))
-        })?
-    };
-    match api.backend.submit(tx) {
-        Ok(hash) => {
-            api.metrics.txs_accepted.fetch_add(1, Ordering::Relaxed);
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({"hash": hash.to_string()})),
-            ))
-        }
-        Err(SubmitError::Rejected(msg)) => {
-            api.metrics.txs_rejected.fetch_add(1, Ordering::Relaxed);
-            Err(ApiError::Rejected(msg))
-        }
-        Err(SubmitError::Internal(msg)) => Err(ApiError::Internal(msg)),
-    }
-}
-
 fn parse<T: FromStr>(what: &str, raw: &str) -> Result<T, ApiError>
 where
     T::Err: std::fmt::Display,
 {
     raw.parse()
         .map_err(|e| ApiError::BadRequest(format!("{what} {raw:?} is not valid: {e}")))
-}
-
-#[derive(Serialize)]
-struct AccountView {
-    id: String,
-    balance: u128,
-    nonce: u64,
-    staked: u128,
-    exists: bool,
-}
-
-async fn account<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    Path(id): Path<String>,
-) -> Result<Json<AccountView>, ApiError> {
-    let id: AccountId = parse("account id (64 hex characters)", &id)?;
-    let view = api.backend.read(|state, _| AccountView {
-        id: id.to_string(),
-        balance: state.balance_of(&id).0,
-        nonce: state.nonce_of(&id).0,
-        staked: state.staker_stake(&id).0,
-        exists: state.account(&id).is_some(),
-    });
-    if !view.exists {
-        return Err(ApiError::NotFound(format!("account {id} does not exist")));
-    }
-    Ok(Json(view))
-}
-
-async fn task<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id: u64 = parse("task id (an integer)", &id)?;
-    let task = api
-        .backend
-        .read(|state, _| state.task(TaskId(id)).map(serde_json::to_value));
-    match task {
-        Some(Ok(value)) => Ok(Json(value).into_response()),
-        Some(Err(e)) => Err(ApiError::Internal(e.to_string())),
-        None => Err(ApiError::NotFound(format!("task {id} does not exist"))),
-    }
-}
-
-async fn block<B: Backend>(
-    AxState(api): AxState<Arc<Api<B>>>,
-    Path(height): Path<String>,
-) -> Result<Json<Block>, ApiError> {
-    let height: u64 = parse("block height (an integer)", &height)?;
-    match api
-        .backend
-        .block(Height(height))
-        .map_err(ApiError::Internal)?
-    {
-        Some(block) => Ok(Json(block)),
-        None => Err(ApiError::NotFound(format!("no block at height {height}"))),
-    }
-}
-
-async fn state_root<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Json<serde_json::Value> {
-    Json(api.backend.read(
-        |state, head| json!({"height": head.height.0, "state_root": state.root().to_string()}),
-    ))
-}
-
-async fn status<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Json<serde_json::Value> {
-    let mempool = api.backend.mempool_len();
-    Json(api.backend.read(|state, head| {
-        json!({
-            "mode": api.backend.mode(),
-            "chain_id": state.chain_id().as_str(),
-            "height": head.height.0,
-            "head_hash": head.hash().to_string(),
-            "state_root": state.root().to_string(),
-            "timestamp_ms": head.timestamp_ms,
-            "mempool": mempool,
-        })
-    }))
-}
-
-async fn distributions<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Json<serde_json::Value> {
-    Json(api.backend.read(|state, head| {
-        json!({
-            "height": head.height.0,
-            "state_root": state.root().to_string(),
-            "distributions": deai_analytics::state_distributions(state),
-        })
-    }))
-}
-
-async fn metrics<B: Backend>(AxState(api): AxState<Arc<Api<B>>>) -> Response {
-    let m = &api.metrics;
-    let (height, supply, distributions) = api.backend.read(|state, head| {
-        (
-            head.height.0,
-            state.total_supply().0,
-            deai_analytics::state_distributions(state),
-        )
-    });
-    let mut text = format!(
-        "# TYPE deai_http_requests_total counter\ndeai_http_requests_total {}\n\
-         # TYPE deai_http_client_errors_total counter\ndeai_http_client_errors_total {}\n\
-         # TYPE deai_http_server_errors_total counter\ndeai_http_server_errors_total {}\n\
-         # TYPE deai_txs_accepted_total counter\ndeai_txs_accepted_total {}\n\
-         # TYPE deai_txs_rejected_total counter\ndeai_txs_rejected_total {}\n\
-         # TYPE deai_blobs_stored_total counter\ndeai_blobs_stored_total {}\n\
-         # TYPE deai_chain_height gauge\ndeai_chain_height {height}\n\
-         # TYPE deai_mempool_txs gauge\ndeai_mempool_txs {}\n\
-         # TYPE deai_total_supply gauge\ndeai_total_supply {supply}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.client_errors.load(Ordering::Relaxed),
-        m.server_errors.load(Ordering::Relaxed),
-        m.txs_accepted.load(Ordering::Relaxed),
-        m.txs_rejected.load(Ordering::Relaxed),
-        m.blobs_stored.load(Ordering::Relaxed),
-        api.backend.mempool_len(),
-    );
-    text.push_str(&deai_analytics::prometheus_text(&distributions));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

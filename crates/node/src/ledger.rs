@@ -44,6 +44,13 @@
 //! Each node keeps its own mempool (no gossip): a transaction is proposed when a node that
 //! holds it leads a view. Transactions taken for a proposal that is not finalized are put back
 //! after the next finalization.
+//!
+//! # Receipts and heads
+//!
+//! The outcomes of every executed block are kept with its speculative post-state; when the
+//! block is final they go to a bounded [`ReceiptIndex`] (with the transactions this node
+//! admitted), and only then is the new height announced on [`ReplicatedLedger::heads`], so a
+//! client woken by it finds its receipt ([`ReplicatedLedger::tx_state`]).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -54,8 +61,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State};
-use deai_store::{Mempool, MempoolConfig, MempoolError, PreparedCommit, Store, StoreError};
+use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State, TxOutcome};
+use deai_store::{
+    Mempool, MempoolConfig, MempoolError, PreparedCommit, ReceiptIndex, Store, StoreError, TxState,
+};
 use deai_types::{
     decode, encode, verify_batch, AccountId, Amount, Block, Hash32, Header, Height, SignedTx,
 };
@@ -166,6 +175,8 @@ pub struct Finalized {
 struct Speculative {
     state: State,
     header: Header,
+    /// The outcome of each of the block's transactions (empty for the applied head).
+    outcomes: Vec<TxOutcome>,
 }
 
 struct Inner {
@@ -188,6 +199,9 @@ pub struct ReplicatedLedger {
     subscribers: Mutex<Vec<mpsc::Sender<Finalized>>>,
     rule: Option<ValidatorRule>,
     sets: Mutex<BTreeMap<u64, Vec<PublicKey>>>,
+    /// Locked after `inner` and `mempool` when together.
+    receipts: Mutex<ReceiptIndex>,
+    heads: tokio::sync::watch::Sender<Height>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -222,6 +236,7 @@ impl ReplicatedLedger {
         let genesis_payload = genesis_payload_of(&store)?;
         let chain_id = state.chain_id().clone();
         let digests = load_digests(&dir, &store, head.height.0, &genesis_payload)?;
+        let heads = tokio::sync::watch::Sender::new(head.height);
         Ok(Self {
             store,
             dir,
@@ -239,6 +254,8 @@ impl ReplicatedLedger {
             subscribers: Mutex::new(Vec::new()),
             rule: None,
             sets: Mutex::new(BTreeMap::new()),
+            receipts: Mutex::new(ReceiptIndex::default()),
+            heads,
         })
     }
 
@@ -298,9 +315,16 @@ impl ReplicatedLedger {
         lock(&self.mempool).len()
     }
 
+    /// The same ledger remembering the outcomes of at most `capacity` transactions.
+    pub fn with_receipt_capacity(self, capacity: usize) -> Self {
+        *lock(&self.receipts) = ReceiptIndex::new(capacity);
+        self
+    }
+
     /// Admits a signed transaction into this node's mempool.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash32, LedgerError> {
         let hash = tx.hash();
+        let (signer, nonce) = (tx.signer, tx.tx.nonce);
         let result = {
             let inner = lock(&self.inner);
             lock(&self.mempool).insert(tx, &inner.state)
@@ -308,20 +332,49 @@ impl ReplicatedLedger {
         let hash_in = result?;
         debug_assert_eq!(hash, hash_in);
         lock(&self.verified).insert(hash);
+        lock(&self.receipts).submitted(hash, signer, nonce);
         Ok(hash)
     }
 
     /// Admits many transactions, verifying signatures in a parallel batch.
     pub fn submit_batch(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash32, MempoolError>> {
+        let senders: Vec<_> = txs.iter().map(|tx| (tx.signer, tx.tx.nonce)).collect();
         let results = {
             let inner = lock(&self.inner);
             lock(&self.mempool).insert_batch(txs, &inner.state)
         };
         let mut verified = lock(&self.verified);
-        for hash in results.iter().flatten() {
-            verified.insert(*hash);
+        let mut receipts = lock(&self.receipts);
+        for (result, (signer, nonce)) in results.iter().zip(senders) {
+            if let Ok(hash) = result {
+                verified.insert(*hash);
+                receipts.submitted(*hash, signer, nonce);
+            }
         }
         results
+    }
+
+    /// What this node knows of a transaction: pending (in its mempool or in a block being
+    /// ordered), or included with its outcome while the [`ReceiptIndex`] remembers it (else
+    /// its location from the store); `None` if nothing.
+    pub fn tx_state(&self, hash: &Hash32) -> Result<Option<TxState>, StoreError> {
+        let inner = lock(&self.inner);
+        let mempool = lock(&self.mempool);
+        let receipts = lock(&self.receipts);
+        receipts.state(
+            hash,
+            |signer, nonce| {
+                mempool.contains(signer, nonce, hash)
+                    || inner.inflight.iter().any(|tx| tx.hash() == *hash)
+            },
+            |hash| self.store.tx_location(hash),
+        )
+    }
+
+    /// The height of the last applied (final) block, announced after its receipts are
+    /// recorded.
+    pub fn heads(&self) -> tokio::sync::watch::Receiver<Height> {
+        self.heads.subscribe()
     }
 
     /// Receives every block finalized from now on, in height order.
@@ -372,6 +425,7 @@ impl ReplicatedLedger {
             return Some(Arc::new(Speculative {
                 state: inner.state.clone(),
                 header: inner.head.clone(),
+                outcomes: Vec::new(),
             }));
         }
         None
@@ -391,10 +445,11 @@ impl ReplicatedLedger {
         }
         let sig_ok = self.sig_ok(&ledger_block.txs);
         let mut state = parent.state.clone();
-        apply_block_with_sigs(&mut state, &ledger_block, &sig_ok).ok()?;
+        let outcomes = apply_block_with_sigs(&mut state, &ledger_block, &sig_ok).ok()?;
         let spec = Arc::new(Speculative {
             state,
             header: ledger_block.header,
+            outcomes,
         });
         lock(&self.inner)
             .speculative
@@ -440,16 +495,17 @@ impl ReplicatedLedger {
             .filter(|spec| spec.header == ledger_block.header)
             .cloned();
         drop(inner);
-        let state = match checked {
-            Some(spec) => {
-                Arc::try_unwrap(spec).map_or_else(|shared| shared.state.clone(), |s| s.state)
-            }
+        let (state, outcomes) = match checked {
+            Some(spec) => Arc::try_unwrap(spec).map_or_else(
+                |shared| (shared.state.clone(), shared.outcomes.clone()),
+                |s| (s.state, s.outcomes),
+            ),
             None => {
                 let sig_ok = self.sig_ok(&ledger_block.txs);
                 let mut state = lock(&self.inner).state.clone();
-                apply_block_with_sigs(&mut state, &ledger_block, &sig_ok)
+                let outcomes = apply_block_with_sigs(&mut state, &ledger_block, &sig_ok)
                     .map_err(|e| e.to_string())?;
-                state
+                (state, outcomes)
             }
         };
         let mut inner = lock(&self.inner);
@@ -461,6 +517,9 @@ impl ReplicatedLedger {
         inner.state = state;
         inner.head = ledger_block.header.clone();
         inner.digests.push(block.id());
+        // Before the block's transactions leave the mempool and the in-flight list, so a
+        // receipt query never finds them in neither.
+        lock(&self.receipts).included(&ledger_block, &outcomes);
         let height = block.height_u64();
         if let Some(rule) = self.rule.filter(|r| r.is_boundary(height)) {
             let set = consensus_keys(&top_stakers(&inner.state, rule.seats));
@@ -480,6 +539,7 @@ impl ReplicatedLedger {
             }
         }
         drop(inner);
+        self.heads.send_replace(Height(height));
         let finalized = Finalized {
             block: Arc::new(ledger_block),
             digest: block.id(),
@@ -530,7 +590,8 @@ impl Executor for ReplicatedLedger {
         lock(&self.inner).inflight.extend(txs.iter().cloned());
         let mut state = parent.state.clone();
         // Admission verified every signature in the pool.
-        let (block, _) = build_block_preverified(&mut state, &parent.header, timestamp_ms, txs);
+        let (block, outcomes) =
+            build_block_preverified(&mut state, &parent.header, timestamp_ms, txs);
         let bytes = Bytes::from(encode(&block));
         if bytes.len() > self.limits.max_bytes {
             return None;
@@ -548,6 +609,7 @@ impl Executor for ReplicatedLedger {
             Arc::new(Speculative {
                 state,
                 header: block.header,
+                outcomes,
             }),
         );
         Some(bytes)

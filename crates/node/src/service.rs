@@ -1,6 +1,11 @@
 //! The two ledgers the HTTP API can serve: the embedded single-node chain (default) and the
 //! replicated ledger driven by consensus; and the periodic blob garbage collection that reads
 //! the ledger to know which blobs are still referenced.
+//!
+//! Each keeps, besides its chain, what the API's waiting and receipt endpoints need: a
+//! [`ReceiptIndex`] of recent transactions (recorded at admission and when their block is
+//! final) and a `watch` of the last final height, sent after the block's receipts are recorded
+//! so a client woken by a new head finds its receipt.
 
 use std::{
     path::PathBuf,
@@ -8,12 +13,15 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use deai_api::NodeMode;
 use deai_chain::State;
 use deai_store::{
     blob::{referenced_blobs, GcReport},
-    BlobError, BlobStore, EmbeddedChain, NodeError, ProducedBlock,
+    BlobError, BlobStore, EmbeddedChain, NodeError, ProducedBlock, ReceiptIndex, StoreError,
+    TxState,
 };
 use deai_types::{Block, Hash32, Header, Height, SignedTx};
+use tokio::sync::watch;
 use tracing::{error, info};
 
 use crate::{
@@ -23,25 +31,49 @@ use crate::{
 
 /// The embedded chain behind a lock, with a block producer the node calls on a timer.
 pub struct Embedded {
+    /// Locked before `receipts` when both are.
     chain: Mutex<EmbeddedChain>,
+    receipts: Mutex<ReceiptIndex>,
+    heads: watch::Sender<Height>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Embedded {
-    /// Wraps an opened chain.
+    /// Wraps an opened chain; remembers the outcomes of the last
+    /// [`deai_store::DEFAULT_RECEIPT_CAPACITY`] transactions.
     pub fn new(chain: EmbeddedChain) -> Self {
+        let heads = watch::Sender::new(chain.head().height);
         Self {
             chain: Mutex::new(chain),
+            receipts: Mutex::new(ReceiptIndex::default()),
+            heads,
         }
     }
 
+    /// The same node remembering the outcomes of at most `capacity` transactions.
+    pub fn with_receipt_capacity(self, capacity: usize) -> Self {
+        *lock(&self.receipts) = ReceiptIndex::new(capacity);
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, EmbeddedChain> {
-        self.chain.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.chain)
     }
 
     /// Produces a block if one is due at `timestamp_ms` (a transaction is ready, or the idle
-    /// interval has passed: `EmbeddedChain::produce_if_due`); `None` otherwise.
+    /// interval has passed: `EmbeddedChain::produce_if_due`); `None` otherwise. Records the
+    /// block's outcomes, then announces its height.
     pub fn produce(&self, timestamp_ms: u64) -> Result<Option<ProducedBlock>, NodeError> {
-        self.lock().produce_if_due(timestamp_ms)
+        let mut chain = self.lock();
+        let produced = chain.produce_if_due(timestamp_ms)?;
+        if let Some(p) = &produced {
+            lock(&self.receipts).included(&p.block, &p.outcomes);
+            self.heads.send_replace(p.block.header.height);
+        }
+        Ok(produced)
     }
 
     /// Head height and number of transactions stored in blocks.
@@ -57,13 +89,18 @@ impl Embedded {
 }
 
 impl Backend for Embedded {
-    fn mode(&self) -> &'static str {
-        "embedded"
+    fn mode(&self) -> NodeMode {
+        NodeMode::Embedded
     }
 
     fn submit(&self, tx: SignedTx) -> Result<Hash32, SubmitError> {
-        match self.lock().submit(tx) {
-            Ok(hash) => Ok(hash),
+        let (signer, nonce) = (tx.signer, tx.tx.nonce);
+        let mut chain = self.lock();
+        match chain.submit(tx) {
+            Ok(hash) => {
+                lock(&self.receipts).submitted(hash, signer, nonce);
+                Ok(hash)
+            }
             Err(NodeError::Rejected(e)) => Err(SubmitError::Rejected(e.to_string())),
             Err(other) => Err(SubmitError::Internal(other.to_string())),
         }
@@ -81,11 +118,25 @@ impl Backend for Embedded {
     fn mempool_len(&self) -> usize {
         self.lock().mempool().len()
     }
+
+    fn tx_state(&self, hash: &Hash32) -> Result<Option<TxState>, StoreError> {
+        let chain = self.lock();
+        let receipts = lock(&self.receipts);
+        receipts.state(
+            hash,
+            |signer, nonce| chain.mempool().contains(signer, nonce, hash),
+            |hash| chain.store().tx_location(hash),
+        )
+    }
+
+    fn heads(&self) -> watch::Receiver<Height> {
+        self.heads.subscribe()
+    }
 }
 
 impl Backend for ReplicatedLedger {
-    fn mode(&self) -> &'static str {
-        "replicated"
+    fn mode(&self) -> NodeMode {
+        NodeMode::Replicated
     }
 
     fn submit(&self, tx: SignedTx) -> Result<Hash32, SubmitError> {
@@ -106,6 +157,14 @@ impl Backend for ReplicatedLedger {
 
     fn mempool_len(&self) -> usize {
         ReplicatedLedger::mempool_len(self)
+    }
+
+    fn tx_state(&self, hash: &Hash32) -> Result<Option<TxState>, StoreError> {
+        ReplicatedLedger::tx_state(self, hash)
+    }
+
+    fn heads(&self) -> watch::Receiver<Height> {
+        ReplicatedLedger::heads(self)
     }
 }
 

@@ -11,8 +11,9 @@
 //! - **Idle timeout**: a connection that neither reads nor writes a byte for `idle_timeout_ms`
 //!   (say a client that stopped reading a response) is closed.
 //!
-//! On shutdown the listener is closed, idle connections are closed and requests in flight get
-//! [`SHUTDOWN_GRACE`] to finish.
+//! On shutdown the listener is closed, idle connections are closed, waiting clients (long polls,
+//! event streams: every request carries a [`Closing`] flag) are answered at once, and requests
+//! in flight get [`SHUTDOWN_GRACE`] to finish.
 
 use std::{
     future::Future,
@@ -35,12 +36,12 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::Semaphore,
+    sync::{watch, Semaphore},
 };
 use tower::ServiceExt as _;
 use tracing::{debug, warn};
 
-use super::{ErrorBody, HttpSettings};
+use super::{events::Closing, ErrorBody, HttpSettings};
 
 /// How long requests in flight may take to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -61,6 +62,7 @@ pub async fn serve(
         .header_read_timeout(Duration::from_millis(settings.header_timeout_ms.max(1)))
         .keep_alive(true);
     let idle = Duration::from_millis(settings.idle_timeout_ms.max(1));
+    let (closing_tx, closing) = watch::channel(false);
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
@@ -86,9 +88,11 @@ pub async fn serve(
             activity: activity.clone(),
         });
         let app = app.clone();
+        let closing = closing.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(Closing(closing.clone()));
             app.clone().oneshot(request)
         });
         let connection = graceful.watch(builder.serve_connection(io, service));
@@ -114,6 +118,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    closing_tx.send_replace(true);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()

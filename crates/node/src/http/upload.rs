@@ -1,15 +1,16 @@
 //! Blob admission: signed, streamed, quota-checked uploads.
 //!
 //! # Who may upload
-//! An upload carries two headers: [`ACCOUNT_HEADER`], the uploader's account id (64 hex
-//! characters), and [`SIGNATURE_HEADER`], its ed25519 signature (128 hex characters) over
-//! [`upload_message`]: `"deai-blob-upload-v1" || len(chain id) as u8 || chain id || blake3(blob)`.
-//! The account must exist on the ledger (its id is its public key; small-order keys are refused)
-//! and the signature must verify under `verify_strict`. The chain id keeps a signature from being
-//! replayed on another chain. Within one chain a replayed signature can only re-store the exact
-//! bytes the account signed, content addressed and idempotent: while the blob is stored a replay
-//! stores and charges nothing; after garbage collection it stores the same bytes again, charged
-//! to the account that signed them, within its quota — so no nonce or timestamp is needed.
+//! An upload carries the two headers of [`deai_api::blob`] ([`ACCOUNT_HEADER`],
+//! [`SIGNATURE_HEADER`]): the uploader's account id and its ed25519 signature over
+//! [`upload_message`] (`"deai-blob-upload-v1" || len(chain id) as u8 || chain id ||
+//! blake3(blob)`). The account must exist on the ledger (its id is its public key; small-order
+//! keys are refused) and the signature must verify under `verify_strict`. The chain id keeps a
+//! signature from being replayed on another chain. Within one chain a replayed signature can
+//! only re-store the exact bytes the account signed, content addressed and idempotent: while
+//! the blob is stored a replay stores and charges nothing; after garbage collection it stores
+//! the same bytes again, charged to the account that signed them, within its quota — so no
+//! nonce or timestamp is needed.
 //!
 //! # How the bytes arrive
 //! The body is streamed, never buffered: each chunk goes through a bounded channel to one
@@ -23,9 +24,10 @@
 //! checked before a byte of the body is read.
 //!
 //! # Answers
-//! `201 {"hash", "bytes", "stored"}` (`stored` is false when the blob was already there);
-//! `401` unsigned or bad signature; `403` no such account; `409` hash mismatch; `413` over the size
-//! limit or the account's quota; `408` the body stalled; `507` the node's blob capacity is full.
+//! `201` [`UploadAnswer`] `{"hash", "bytes", "stored"}` (`stored` is false when the blob was
+//! already there); `401` unsigned or bad signature; `403` no such account; `409` hash mismatch;
+//! `413` over the size limit or the account's quota; `408` the body stalled; `507` the node's
+//! blob capacity is full.
 
 use std::sync::{atomic::Ordering, Arc};
 
@@ -36,59 +38,20 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use deai_api::blob::{upload_message, UploadAnswer, ACCOUNT_HEADER, SIGNATURE_HEADER};
 use deai_store::{
     blob::{Admitted, StagedBlob},
     BlobError, BlobStore,
 };
-use deai_types::{AccountId, ChainId, Hash32, Keypair, Signature};
+use deai_types::{AccountId, ChainId, Hash32, Signature};
 use ed25519_dalek::VerifyingKey;
 use futures::StreamExt as _;
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{parse, Api, ApiError, Backend};
 
-/// Header naming the uploading account (64 hex characters).
-pub const ACCOUNT_HEADER: &str = "x-deai-account";
-/// Header holding the uploader's signature over [`upload_message`] (128 hex characters).
-pub const SIGNATURE_HEADER: &str = "x-deai-signature";
-/// Domain tag of [`upload_message`].
-pub const UPLOAD_TAG: &[u8] = b"deai-blob-upload-v1";
-
 /// Chunks in flight between the request body and the writing task.
 const CHANNEL_CHUNKS: usize = 4;
-
-/// The bytes an uploader signs for the blob with hash `blob` on chain `chain`.
-pub fn upload_message(chain: &ChainId, blob: &Hash32) -> Vec<u8> {
-    let id = chain.as_str().as_bytes();
-    let mut msg = Vec::with_capacity(UPLOAD_TAG.len() + 1 + id.len() + 32);
-    msg.extend_from_slice(UPLOAD_TAG);
-    // Chain ids are at most a few dozen bytes; the length byte keeps the encoding unambiguous.
-    msg.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
-    msg.extend_from_slice(id);
-    msg.extend_from_slice(blob.as_bytes());
-    msg
-}
-
-/// The two upload headers for `bytes`, signed by `key` for `chain`: `(name, value)` pairs.
-pub fn sign_upload(key: &Keypair, chain: &ChainId, bytes: &[u8]) -> [(&'static str, String); 2] {
-    let signature = key.sign(&upload_message(chain, &Hash32::of(bytes)));
-    [
-        (ACCOUNT_HEADER, key.account().to_string()),
-        (SIGNATURE_HEADER, signature.to_string()),
-    ]
-}
-
-/// The answer to a successful upload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadAnswer {
-    /// The blob's blake3 hash (hex).
-    pub hash: String,
-    /// Its size in bytes.
-    pub bytes: u64,
-    /// False if the blob was already stored (nothing written, nobody charged).
-    pub stored: bool,
-}
 
 /// The uploader named and authenticated by the request headers.
 struct Uploader {
@@ -334,7 +297,7 @@ async fn upload<B: Backend>(
     Ok((
         StatusCode::CREATED,
         Json(UploadAnswer {
-            hash: hash.to_string(),
+            hash,
             bytes: size,
             stored,
         }),

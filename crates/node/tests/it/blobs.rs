@@ -13,10 +13,8 @@ use axum::{
     http::{Request, StatusCode},
     Router,
 };
-use deai_node::{
-    http::{upload::sign_upload, HttpSettings},
-    service::collect_blob_garbage,
-};
+use deai_api::blob::sign_upload;
+use deai_node::{http::HttpSettings, service::collect_blob_garbage};
 use deai_store::BlobStore;
 use deai_types::{
     encode, Amount, Call, ChainId, CommitKind, Fixed, Hash32, Keypair, Mechanism, Nonce,

@@ -7,8 +7,9 @@ use axum::{
     http::{header, Request, StatusCode},
     Router,
 };
+use deai_api::{blob::sign_upload, Decimal};
 use deai_node::{
-    http::{router_with, upload::sign_upload, HttpSettings},
+    http::{router_with, HttpSettings},
     service::Embedded,
 };
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
@@ -105,11 +106,29 @@ async fn submitted_transfer_is_included_and_visible() {
         String::from_utf8_lossy(&body)
     );
     assert_eq!(json(&body)["hash"], tx.hash().to_string());
-    // The same transfer as JSON with the next nonce.
+    // The same transfer as JSON with the next nonce: amounts are decimal strings, and a JSON
+    // number where an amount belongs is refused.
     let tx2 = transfer(&f.users[0], &f.users[1], 1, 5);
-    let (status, _) = call(
+    let (status, body) = call(
         &f.app,
         post_tx(serde_json::to_vec(&tx2).unwrap(), "application/json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        json(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("decimal digits"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, _) = call(
+        &f.app,
+        post_tx(
+            serde_json::to_vec(&Decimal(&tx2)).unwrap(),
+            "application/json",
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -121,7 +140,7 @@ async fn submitted_transfer_is_included_and_visible() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(json(&body)["balance"], 1_000_000_000u64 + 10);
+    assert_eq!(json(&body)["balance"], (1_000_000_000u64 + 10).to_string());
     let (status, body) = call(&f.app, get("/v1/block/1")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json(&body)["txs"].as_array().unwrap().len(), 2);

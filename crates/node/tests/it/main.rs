@@ -1,5 +1,6 @@
 //! Integration tests of deai-node.
 
+mod api;
 mod bench;
 mod blobs;
 mod epochs;
