@@ -41,6 +41,9 @@
 //! blob_gc_interval_secs = 600         # time between garbage collections
 //! max_subscribers = 256               # waiting clients: /v1/head long polls + /v1/events (503)
 //! max_wait_ms = 30000                 # longest /v1/head?after= long poll
+//! [gossip]                            # optional; transaction gossip (engine::gossip)
+//! interval_ms = 20                    # shortest time between two batches that are not full
+//! messages_per_second = 100           # batches a peer may send this member (same on every member)
 //! ```
 
 use std::{
@@ -135,8 +138,34 @@ pub struct MemberConfig {
     /// table; every field has a default, see `crate::http::HttpSettings`).
     #[serde(default)]
     pub http: crate::http::HttpSettings,
+    /// Transaction gossip between members (the `[gossip]` table; every field has a default).
+    #[serde(default)]
+    pub gossip: GossipSettings,
     /// Every validator's key and p2p address (this member included).
     pub peers: Vec<Peer>,
+}
+
+/// Transaction gossip between members, as written in the `[gossip]` table of `node-N.toml`
+/// (see `engine::gossip`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GossipSettings {
+    /// Shortest time between two transaction batches this member sends that are not full, in
+    /// milliseconds (a lone transaction on a quiet member leaves at once).
+    pub interval_ms: u64,
+    /// Transaction batches per second each peer may send this member, and this member each
+    /// peer: the p2p quota of the gossip channel. Give every member the same value: a peer that
+    /// sends faster than a member accepts is slowed on its whole connection.
+    pub messages_per_second: u32,
+}
+
+impl Default for GossipSettings {
+    fn default() -> Self {
+        Self {
+            interval_ms: crate::engine::gossip::DEFAULT_INTERVAL_MS,
+            messages_per_second: 100,
+        }
+    }
 }
 
 fn default_epoch_blocks() -> u64 {
@@ -367,6 +396,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<TestnetReport, ConfigError> {
             idle_block_ms: default_idle_ms(),
             gap_expiry_blocks: default_gap_expiry_blocks(),
             http: crate::http::HttpSettings::default(),
+            gossip: GossipSettings::default(),
             peers: peers.clone(),
         };
         let text = toml::to_string_pretty(&config)
@@ -417,6 +447,9 @@ mod tests {
             assert_eq!(config.chain_dir, spec.dir.join(format!("node-{i}")));
             let key = read_key(&config.key_file).unwrap();
             assert!(set.contains(&key.account()));
+            assert_eq!(config.gossip, GossipSettings::default());
+            let text = fs::read_to_string(path).unwrap();
+            assert!(text.contains("[gossip]"), "the gossip settings are written out");
             let mut peers: Vec<_> = config.peers.iter().map(|p| p.key).collect();
             peers.sort();
             let mut sorted = set.clone();

@@ -15,9 +15,12 @@
 //! `<chain_dir>/consensus`, blobs in `<chain_dir>/blobs`. Consensus runs on commonware's tokio
 //! runtime with the authenticated `lookup` p2p network over TCP (every validator's key and
 //! address come from the config; the handshake authenticates each peer by its ed25519 key and
-//! encrypts the stream); the HTTP API is served on the same tokio runtime. A restarted member
-//! reopens its ledger at its last applied block and its consensus journal, then marshal
-//! backfills the blocks finalized while it was away from its peers.
+//! encrypts the stream); the HTTP API is served on the same tokio runtime. Transactions its
+//! clients submit are gossiped to the other members on the sixth channel (`engine::gossip`,
+//! quota and batch interval from the `[gossip]` table), so whichever member leads the next view
+//! can include them. A restarted member reopens its ledger at its last applied block and its
+//! consensus journal, then marshal backfills the blocks finalized while it was away from its
+//! peers.
 //!
 //! # Shutdown
 //!
@@ -26,7 +29,7 @@
 //! process (SIGKILL) loses no committed block either: each block is committed to redb in one
 //! transaction together with the head height before it is acknowledged.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, sync::Arc, time::Duration};
 
 use commonware_codec::DecodeExt as _;
 use commonware_cryptography::{ed25519, ChaCha20Poly1305};
@@ -42,7 +45,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     config::{read_genesis, read_key, validator_set, ConfigError, MemberConfig},
-    engine::{self, Channels, EngineConfig, PrivateKey, PublicKey, Timing},
+    engine::{self, gossip::GossipConfig, Channels, EngineConfig, PrivateKey, PublicKey, Timing},
     http::{router_with, HttpSettings},
     ledger::{BlockLimits, LedgerError, ReplicatedLedger, ValidatorRule},
     service::{collect_blobs_periodically, Embedded},
@@ -450,13 +453,17 @@ pub fn run_member(
         };
         let _ = oracle.track(0, peers);
         let quota = Quota::per_second(NZU32!(1_000));
-        let mut register = |id: u64| network.register(id, quota);
+        let gossip_quota = Quota::per_second(
+            NonZeroU32::new(config.gossip.messages_per_second).unwrap_or(NonZeroU32::MIN),
+        );
+        let mut register = |id: u64, quota| network.register(id, quota);
         let channels = Channels {
-            votes: register(engine::CHANNEL_IDS[0]),
-            certificates: register(engine::CHANNEL_IDS[1]),
-            resolver: register(engine::CHANNEL_IDS[2]),
-            broadcast: register(engine::CHANNEL_IDS[3]),
-            backfill: register(engine::CHANNEL_IDS[4]),
+            votes: register(engine::CHANNEL_IDS[0], quota),
+            certificates: register(engine::CHANNEL_IDS[1], quota),
+            resolver: register(engine::CHANNEL_IDS[2], quota),
+            broadcast: register(engine::CHANNEL_IDS[3], quota),
+            backfill: register(engine::CHANNEL_IDS[4], quota),
+            transactions: register(engine::CHANNEL_IDS[5], gossip_quota),
         };
         network.start();
         let engine_config = EngineConfig {
@@ -470,6 +477,10 @@ pub fn run_member(
                 .with_idle_block_interval(Duration::from_millis(config.idle_block_ms)),
             blocker: oracle.clone(),
             peer_provider: oracle,
+            gossip: GossipConfig {
+                interval: Duration::from_millis(config.gossip.interval_ms),
+                max_message_bytes: max_message as usize,
+            },
         };
         engine::start(
             context.child("engine"),

@@ -13,7 +13,10 @@ use commonware_cryptography::{Digested, Digestible as _};
 use commonware_runtime::Clock;
 use futures::StreamExt as _;
 
-use super::{ConsensusBlock, Digest, PublicKey, Scheme};
+use super::{
+    gossip::{GossipFault, GossipReceipt, Outbox},
+    ConsensusBlock, Digest, PublicKey, Scheme,
+};
 
 /// What the engine needs from the state machine. Payloads are opaque to the engine.
 ///
@@ -58,6 +61,27 @@ pub trait Executor: Send + Sync + 'static {
     fn validators_after(&self, boundary_height: u64) -> Option<Vec<PublicKey>> {
         let _ = boundary_height;
         None
+    }
+
+    /// Takes the outbox of transaction gossip (see [`gossip`](super::gossip)): from now on the
+    /// executor hands it every transaction it admits from a client, encoded as
+    /// [`receive_gossip`](Self::receive_gossip) decodes it, and never one it received by gossip.
+    /// Called each time the engine starts on this executor (a new outbox replaces the old). The
+    /// default drops it: nothing is gossiped.
+    fn connect_gossip(&self, outbox: Outbox) {
+        let _ = outbox;
+    }
+
+    /// Admits transactions a peer gossiped, each as another executor encoded it: drops those
+    /// already seen (by hash, before checking anything expensive), admits the others into the
+    /// mempool as it admits a client's, and forwards none. An error says the batch holds a
+    /// transaction no honest executor forwards (undecodable, badly signed, for another chain);
+    /// the engine blocks the peer. The default refuses them all (no mempool).
+    fn receive_gossip(&self, txs: Vec<Bytes>) -> Result<GossipReceipt, GossipFault> {
+        Ok(GossipReceipt {
+            refused: txs.len(),
+            ..GossipReceipt::default()
+        })
     }
 
     /// Applies a finalized block durably. Blocks arrive in height order, at least once: a

@@ -13,8 +13,8 @@ use commonware_utils::{NZUsize, Probability};
 use rand_core::CryptoRng;
 
 use super::{
-    start, Channels, EngineConfig, EngineError, Executor, PrivateKey, PublicKey, Timing,
-    CHANNEL_IDS,
+    gossip::GossipConfig, start, Channels, EngineConfig, EngineError, Executor, PrivateKey,
+    PublicKey, Timing, CHANNEL_IDS,
 };
 
 /// Link quality between every pair of validators.
@@ -59,6 +59,11 @@ pub struct ClusterConfig {
     pub timing: Timing,
     /// Messages per second each channel may send to each peer.
     pub messages_per_second: u32,
+}
+
+/// The simulated network's message limit: a block payload plus room for the envelope.
+fn max_message_bytes(config: &ClusterConfig) -> u32 {
+    u32::try_from(config.max_payload_bytes + (1 << 16)).unwrap_or(u32::MAX)
 }
 
 /// Errors of the in-process cluster.
@@ -108,7 +113,7 @@ where
         let (network, oracle) = Network::new_with_peers(
             context.child("network"),
             simulated::Config {
-                max_size: u32::try_from(config.max_payload_bytes + (1 << 16)).unwrap_or(u32::MAX),
+                max_size: max_message_bytes(&config),
                 max_peers_per_set: NZUsize!(config.validators.max(1)),
                 disconnect_on_block: true,
                 tracked_peer_sets: NZUsize!(1),
@@ -220,6 +225,7 @@ where
             resolver: next()?,
             broadcast: next()?,
             backfill: next()?,
+            transactions: next()?,
         };
         let config = EngineConfig {
             signer: key,
@@ -231,6 +237,7 @@ where
             timing: self.config.timing,
             blocker: control,
             peer_provider: self.oracle.manager(),
+            gossip: GossipConfig::new(max_message_bytes(&self.config) as usize),
         };
         // One supervising task per validator: aborting it aborts everything it started.
         let (ready_tx, ready_rx) = futures::channel::oneshot::channel();

@@ -50,6 +50,19 @@
 //! across the switch. A node that is behind and hears votes of a later epoch asks marshal to
 //! fetch the finalized boundary block from that peer, then catches up through the new set.
 //!
+//! # Transactions
+//!
+//! Blocks carry transactions the leader took from its own mempool, so every node gossips the
+//! transactions its clients send to the others ([`gossip`]: batches on their own p2p channel,
+//! deduplicated by hash, admitted through the receiving executor's mempool, senders of invalid
+//! batches blocked). Whichever node leads the next view holds them, wherever a client sent.
+//!
+//! # Channels
+//!
+//! Six p2p channels ([`Channels`], ids [`CHANNEL_IDS`]): simplex votes, certificates and
+//! certificate backfill (each muxed by epoch), marshal's block broadcast and block backfill, and
+//! transaction gossip. Each has its own per-peer quota, set where the network registers it.
+//!
 //! Everything is written against commonware's runtime traits, so the same code runs under the
 //! deterministic runtime in tests (simulated network, virtual time) and under tokio with the
 //! authenticated TCP network in `deai node`.
@@ -59,6 +72,7 @@ mod block;
 pub mod cluster;
 pub mod epochs;
 mod finalizer;
+pub mod gossip;
 mod orchestrator;
 
 use std::{sync::Arc, time::Duration};
@@ -193,9 +207,11 @@ pub struct EngineConfig<B, P> {
     pub blocker: B,
     /// The peer sets of the network (used for broadcast and backfill).
     pub peer_provider: P,
+    /// Transaction gossip settings.
+    pub gossip: gossip::GossipConfig,
 }
 
-/// The five network channels the engine uses, each a (sender, receiver) pair.
+/// The six network channels the engine uses, each a (sender, receiver) pair.
 pub struct Channels<S, R> {
     /// Simplex votes.
     pub votes: (S, R),
@@ -207,10 +223,12 @@ pub struct Channels<S, R> {
     pub broadcast: (S, R),
     /// Marshal block and finalization backfill.
     pub backfill: (S, R),
+    /// Transaction gossip ([`gossip`]).
+    pub transactions: (S, R),
 }
 
 /// Channel ids on the p2p network, in [`Channels`] order.
-pub const CHANNEL_IDS: [u64; 5] = [0, 1, 2, 3, 4];
+pub const CHANNEL_IDS: [u64; 6] = [0, 1, 2, 3, 4, 5];
 
 /// What the orchestrator reacts to.
 pub(crate) enum Event {
@@ -238,6 +256,8 @@ pub struct Running {
     pub marshal: Handle<()>,
     /// The finalizer's task.
     pub finalizer: Handle<()>,
+    /// The transaction gossip's task.
+    pub gossip: Handle<()>,
 }
 
 /// Builds the signing scheme of `signer` over `validators`.
@@ -259,7 +279,7 @@ pub fn scheme_for(
 }
 
 /// Starts a validator: marshal (with its archives, broadcast buffer and backfill resolver),
-/// the finalizer and the simplex engine, all as children of `context`.
+/// the finalizer, the simplex engine and the transaction gossip, all as children of `context`.
 pub async fn start<E, X, S, R, B, P>(
     context: E,
     config: EngineConfig<B, P>,
@@ -377,6 +397,14 @@ where
     let finalizer_handle = context.child("finalizer").spawn(|_| finalizer_task);
     let marshal_handle = actor.start(finalizer, buffer, (resolver_rx, resolver));
 
+    // Transaction gossip: the executor gets the outbox before anything can submit through it.
+    let (gossip_actor, outbox) =
+        gossip::Actor::new(config.gossip, executor.clone(), config.blocker.clone());
+    executor.connect_gossip(outbox);
+    let gossip_handle = context
+        .child("gossip")
+        .spawn(move |context| gossip_actor.run(context, channels.transactions));
+
     let application = Application::new(executor, config.timing.idle_block_interval);
     let inline = Inline::new(
         context.child("application"),
@@ -409,6 +437,7 @@ where
         consensus,
         marshal: marshal_handle,
         finalizer: finalizer_handle,
+        gossip: gossip_handle,
     })
 }
 
