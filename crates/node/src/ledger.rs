@@ -41,9 +41,12 @@
 //!
 //! # Transactions
 //!
-//! Each node keeps its own mempool (no gossip): a transaction is proposed when a node that
-//! holds it leads a view. Transactions taken for a proposal that is not finalized are put back
-//! after the next finalization.
+//! Each node keeps its own bounded mempool (`deai_store::Mempool`) and gossips the transactions
+//! its clients submit to the other nodes ([`gossip`] here, `engine::gossip` for the wire):
+//! peers decode them canonically, drop those they have seen by hash, and admit the rest through
+//! the same mempool checks, so whichever node leads the next view can propose a transaction
+//! wherever a client sent it. Transactions taken for a proposal that is not finalized are put
+//! back after the next finalization.
 //!
 //! # Receipts and heads
 //!
@@ -69,7 +72,13 @@ use deai_types::{
     decode, encode, verify_batch, AccountId, Amount, Block, Hash32, Header, Height, SignedTx,
 };
 
-use crate::engine::{ConsensusBlock, Digest, Executor, PublicKey};
+use crate::engine::{
+    gossip::{GossipFault, GossipReceipt, Outbox},
+    ConsensusBlock, Digest, Executor, PublicKey,
+};
+
+mod gossip;
+pub use gossip::GossipError;
 
 /// Name of the side file with the consensus digest of every applied height.
 pub const DIGESTS_FILE: &str = "consensus-digests.bin";
@@ -199,6 +208,8 @@ pub struct ReplicatedLedger {
     subscribers: Mutex<Vec<mpsc::Sender<Finalized>>>,
     rule: Option<ValidatorRule>,
     sets: Mutex<BTreeMap<u64, Vec<PublicKey>>>,
+    /// Where transactions admitted from clients go to be gossiped (set by the engine).
+    outbox: Mutex<Option<Outbox>>,
     /// Locked after `inner` and `mempool` when together.
     receipts: Mutex<ReceiptIndex>,
     heads: tokio::sync::watch::Sender<Height>,
@@ -254,6 +265,7 @@ impl ReplicatedLedger {
             subscribers: Mutex::new(Vec::new()),
             rule: None,
             sets: Mutex::new(BTreeMap::new()),
+            outbox: Mutex::new(None),
             receipts: Mutex::new(ReceiptIndex::default()),
             heads,
         })
@@ -321,9 +333,11 @@ impl ReplicatedLedger {
         self
     }
 
-    /// Admits a signed transaction into this node's mempool.
+    /// Admits a signed transaction from a client into this node's mempool and gossips it to
+    /// the other nodes.
     pub fn submit(&self, tx: SignedTx) -> Result<Hash32, LedgerError> {
         let hash = tx.hash();
+        let encoded = self.encode_for_gossip(std::slice::from_ref(&tx));
         let (signer, nonce) = (tx.signer, tx.tx.nonce);
         let result = {
             let inner = lock(&self.inner);
@@ -333,11 +347,25 @@ impl ReplicatedLedger {
         debug_assert_eq!(hash, hash_in);
         lock(&self.verified).insert(hash);
         lock(&self.receipts).submitted(hash, signer, nonce);
+        self.forward(encoded.into_iter().flatten());
         Ok(hash)
     }
 
-    /// Admits many transactions, verifying signatures in a parallel batch.
+    /// Admits many transactions from a client, verifying signatures in a parallel batch, and
+    /// gossips the admitted ones to the other nodes.
     pub fn submit_batch(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash32, MempoolError>> {
+        let encoded = self.encode_for_gossip(&txs);
+        let results = self.admit_batch(txs);
+        if let Some(encoded) = encoded {
+            let admitted = encoded.into_iter().zip(&results);
+            self.forward(admitted.filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx));
+        }
+        results
+    }
+
+    /// Admits many transactions (a client's or a peer's), verifying signatures in a parallel
+    /// batch; forwards nothing.
+    fn admit_batch(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash32, MempoolError>> {
         let senders: Vec<_> = txs.iter().map(|tx| (tx.signer, tx.tx.nonce)).collect();
         let results = {
             let inner = lock(&self.inner);
@@ -624,6 +652,14 @@ impl Executor for ReplicatedLedger {
 
     fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String> {
         self.finalize_inner(block)
+    }
+
+    fn connect_gossip(&self, outbox: Outbox) {
+        self.connect_outbox(outbox);
+    }
+
+    fn receive_gossip(&self, txs: Vec<Bytes>) -> Result<GossipReceipt, GossipFault> {
+        self.receive_gossiped(txs)
     }
 
     fn validators_after(&self, boundary_height: u64) -> Option<Vec<PublicKey>> {
