@@ -4,6 +4,7 @@ mod api;
 mod bench;
 mod blobs;
 mod epochs;
+mod gossip;
 mod http;
 mod http_errors;
 mod ledger_sim;
