@@ -78,6 +78,9 @@ pub enum SimError {
     /// An actor could not act.
     #[error("actor: {0}")]
     Actor(String),
+    /// A role could not act: its behaviour, or the chain port under it, failed.
+    #[error(transparent)]
+    Role(#[from] deai_roles::RoleError),
 }
 
 /// What the embedded ledger failed to do that the protocol says it does: each is a bug in the
