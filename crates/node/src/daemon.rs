@@ -491,7 +491,7 @@ pub fn run_member(
         .await?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (gc_stop_tx, gc_stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let gc = context.child("blob-gc").spawn({
+        let gc = context.child("blob_gc").spawn({
             let ledger = gc_ledger;
             let (interval, retention) = (
                 Duration::from_secs(settings.blob_gc_interval_secs),
