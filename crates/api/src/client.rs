@@ -3,7 +3,8 @@
 //! Every method is one request (or, for the `wait_*` methods, a loop of long polls) and returns
 //! the typed answer of [`crate`] or a [`ClientError`]: the node could not be reached, answered
 //! with its JSON [`ErrorBody`] (`{message} (HTTP {status})`, kept whole in
-//! [`ClientError::Node`]), or answered something that is not the expected JSON. Waiting uses
+//! [`ClientError::Node`]), or answered something that is not the expected JSON (the cause is
+//! the error's source: anyhow prints it with `{:#}`). Waiting uses
 //! the long poll `GET /v1/head?after=H`, so a client sleeps in the node until a block is final
 //! instead of polling. Plain HTTP only: this client has no TLS stack.
 
@@ -36,9 +37,7 @@ pub enum ClientError {
         reason: &'static str,
     },
     /// No HTTP answer: connection refused, timed out, reset.
-    #[error(
-        "cannot reach the node at {base}: {source} (is `deai node` running and listening there?)"
-    )]
+    #[error("cannot reach the node at {base} (is `deai node` running and listening there?)")]
     Unreachable {
         /// The node's base URL.
         base: String,
@@ -47,7 +46,7 @@ pub enum ClientError {
         source: ureq::Error,
     },
     /// The answer's body could not be read.
-    #[error("reading the answer of the node at {base} to {path}: {source}")]
+    #[error("reading the answer of the node at {base} to {path}")]
     Read {
         /// The node's base URL.
         base: String,
@@ -66,7 +65,7 @@ pub enum ClientError {
         body: ErrorBody,
     },
     /// A success answer that is not the expected JSON.
-    #[error("the node's answer to {path} is not the expected JSON: {source}")]
+    #[error("the node's answer to {path} is not the expected JSON")]
     Malformed {
         /// The request path.
         path: String,

@@ -173,7 +173,8 @@ fn submit(addr: SocketAddr, tx: &SignedTx) {
 
 fn account(addr: SocketAddr, who: &Keypair) -> Option<(u64, u128)> {
     let v = get(addr, &format!("/v1/account/{}", who.account()))?;
-    Some((v["nonce"].as_u64()?, v["balance"].as_u64()? as u128))
+    // Amounts travel as decimal strings.
+    Some((v["nonce"].as_u64()?, v["balance"].as_str()?.parse().ok()?))
 }
 
 #[test]

@@ -152,10 +152,16 @@ fn setup() -> (tempfile::TempDir, Vec<AccountId>, Node) {
     (dir, ids, node)
 }
 
+/// An amount as the CLI prints it: a decimal string over `--node` (the API's form), a number
+/// from a data directory.
 fn as_u128(v: &serde_json::Value) -> u128 {
-    v.as_u64()
-        .map(u128::from)
-        .unwrap_or_else(|| v.to_string().parse().unwrap())
+    match v.as_str() {
+        Some(text) => text.parse().unwrap(),
+        None => v
+            .as_u64()
+            .map(u128::from)
+            .unwrap_or_else(|| v.to_string().parse().unwrap()),
+    }
 }
 
 #[test]
@@ -170,8 +176,14 @@ fn remote_transfer_then_status_block_and_account() {
             "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1234", "--node", url,
         ],
     );
-    assert_eq!(sent["status"], "included", "{sent}");
+    // The node's receipt, as `deai tx` reports one on a data directory.
+    assert_eq!(sent["status"], "ok", "{sent}");
     assert_eq!(sent["nonce"], 0);
+    assert_eq!(sent["receipt"]["fee"], "1", "{sent}");
+    assert_eq!(
+        sent["receipt"]["events"][0]["transferred"]["amount"], "1234",
+        "{sent}"
+    );
     let height = sent["height"].as_u64().unwrap();
     assert!(height >= 1);
 
@@ -221,7 +233,7 @@ fn remote_transfer_then_status_block_and_account() {
             "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--node", url,
         ],
     );
-    assert_eq!(again["status"], "included", "{again}");
+    assert_eq!(again["status"], "ok", "{again}");
     assert_eq!(again["nonce"], 1);
     assert_eq!(
         node.chain.read(|state, _| state.balance_of(&ids[1]).0),
@@ -331,4 +343,90 @@ fn remote_errors_carry_the_node_message_and_http_code() {
     assert!(err.contains("https is not supported"), "{err}");
     let err = fails(d, &["tx", "withdraw", "--from", "alice", "--wait", "5"]);
     assert!(err.contains("--wait only applies with --node"), "{err}");
+}
+
+#[test]
+fn a_transfer_that_fails_in_its_block_exits_non_zero_with_the_ledger_error() {
+    let (dir, ids, node) = setup();
+    let d = dir.path();
+    let url = node.url.as_str();
+    let too_much = (NODE_BALANCE * 2).to_string();
+    let args = [
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", &too_much, "--node", url,
+    ];
+    let err = fails(d, &args);
+    assert!(
+        err.contains("failed") && err.contains("insufficient_balance"),
+        "{err}"
+    );
+    assert!(err.contains("only its fee was charged"), "{err}");
+    // In its block: the fee was charged and the nonce used, nothing moved.
+    let fee = Params::default().min_fee.0;
+    let (alice, bob, nonce) = node.chain.read(|state, _| {
+        (
+            state.balance_of(&ids[0]).0,
+            state.balance_of(&ids[1]).0,
+            state.nonce_of(&ids[0]).0,
+        )
+    });
+    assert_eq!((alice, bob, nonce), (NODE_BALANCE - fee, NODE_BALANCE, 1));
+
+    // With --json the failure is printed as JSON, and the exit status is still non-zero.
+    let out = deai(d, &[&["--json"], &args[..]].concat());
+    assert!(!out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["status"], "failed", "{printed}");
+    assert_eq!(printed["error_code"], "insufficient_balance");
+    assert_eq!(printed["nonce"], 1);
+    assert_eq!(
+        printed["error_detail"]["insufficient_balance"]["needed"],
+        too_much.as_str()
+    );
+}
+
+#[test]
+fn amounts_above_u64_travel_as_decimal_strings() {
+    const BIG: u128 = 100_000_000_000_000_000_000; // 10^20 > u64::MAX
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let init = json(d, &["init", "--accounts", "2", "--chain-id", CHAIN_ID]);
+    let ids: Vec<AccountId> = init["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let node = Node::start(ids.iter().map(|id| (*id, Amount(10 * BIG))).collect());
+    let url = node.url.as_str();
+
+    let big = BIG.to_string();
+    let sent = json(
+        d,
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", &big, "--node", url,
+        ],
+    );
+    assert_eq!(sent["status"], "ok", "{sent}");
+    assert_eq!(
+        sent["receipt"]["events"][0]["transferred"]["amount"],
+        big.as_str()
+    );
+    let height = sent["height"].as_u64().unwrap().to_string();
+    // `deai chain block --node` reads the block back whole (it used to fail on `1e+20`).
+    let block = json(d, &["chain", "block", &height, "--node", url]);
+    let index = sent["index"].as_u64().unwrap() as usize;
+    assert_eq!(
+        block["block"]["txs"][index]["tx"]["call"]["transfer"]["amount"],
+        big.as_str(),
+        "{block}"
+    );
+    let text = ok(d, &["chain", "block", &height, "--node", url]);
+    assert!(text.contains(&big), "{text}");
+    let bob = json(d, &["chain", "account", "bob", "--node", url]);
+    assert_eq!(as_u128(&bob["balance"]), 11 * BIG);
+    let status = json(d, &["chain", "status", "--node", url]);
+    assert_eq!(
+        as_u128(&status["total_supply"]),
+        node.chain.read(|state, _| state.total_supply().0)
+    );
 }

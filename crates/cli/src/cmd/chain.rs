@@ -249,7 +249,10 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
 
 pub(super) fn print_block(block: &Block, global: &Global) -> anyhow::Result<()> {
     if global.json {
-        return print_json(&json!({"hash": block.header.hash().to_string(), "block": block}));
+        // Amounts as decimal strings (as the HTTP API sends them): a u128 above u64::MAX has
+        // no exact JSON number.
+        return print_json(&json!({"hash": block.header.hash().to_string(),
+            "block": deai_api::Decimal(block)}));
     }
     let h = &block.header;
     println!("block {} {}", h.height, h.hash());

@@ -4,7 +4,8 @@
 //! account's next nonce, admits it to the mempool, produces a block at the current wall-clock
 //! time (at least one millisecond after the parent) and prints the transaction's receipt, or its
 //! `TxError` (the block still records the failed transaction, which pays its fee). With
-//! `--node URL` it goes to a running node instead (module `remote`).
+//! `--node URL` it goes to a running node instead and reports the node's receipt the same way
+//! (module `remote`).
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
@@ -37,8 +38,8 @@ pub struct TxOpts {
     /// of producing a block on the chain in --data-dir (keys still come from --data-dir).
     #[arg(long, global = true, value_name = "URL")]
     pub node: Option<String>,
-    /// With --node: seconds to wait for a block that includes the transaction (0: return once
-    /// the node accepted it) [default: 30].
+    /// With --node: seconds to wait for the transaction's receipt (0: return once the node
+    /// accepted it) [default: 30].
     #[arg(long, global = true, value_name = "SECONDS")]
     pub wait: Option<u64>,
 }
