@@ -449,7 +449,10 @@ mod tests {
             assert!(set.contains(&key.account()));
             assert_eq!(config.gossip, GossipSettings::default());
             let text = fs::read_to_string(path).unwrap();
-            assert!(text.contains("[gossip]"), "the gossip settings are written out");
+            assert!(
+                text.contains("[gossip]"),
+                "the gossip settings are written out"
+            );
             let mut peers: Vec<_> = config.peers.iter().map(|p| p.key).collect();
             peers.sort();
             let mut sorted = set.clone();

@@ -117,7 +117,11 @@ fn height_of(ledger: &ReplicatedLedger, tx: &SignedTx) -> u64 {
     let hash = tx.hash();
     (1..=ledger.last_applied_height())
         .find(|&h| {
-            let block = ledger.store().block(deai_types::Height(h)).unwrap().unwrap();
+            let block = ledger
+                .store()
+                .block(deai_types::Height(h))
+                .unwrap()
+                .unwrap();
             block.txs.iter().any(|t| t.hash() == hash)
         })
         .expect("the transaction is in a block")
@@ -303,7 +307,11 @@ fn a_peer_sending_malformed_or_forged_batches_is_blocked_and_the_chain_goes_on()
         context.sleep(Duration::from_millis(200)).await;
         let blocked = cluster.oracle().blocked().await.unwrap();
         assert!(blocked.contains(&(keys[2].clone(), rogue.clone())));
-        assert_eq!(blocked.len(), 3, "only the attacker is blocked: {blocked:?}");
+        assert_eq!(
+            blocked.len(),
+            3,
+            "only the attacker is blocked: {blocked:?}"
+        );
 
         // The valid transaction reached every node through node 2's mempool, and the chain
         // keeps finalizing without the attacker.
@@ -316,7 +324,9 @@ fn a_peer_sending_malformed_or_forged_batches_is_blocked_and_the_chain_goes_on()
         .await;
         let height = ledgers[0].last_applied_height();
         wait_until(&context, "three more blocks", || {
-            ledgers.iter().all(|l| l.last_applied_height() >= height + 3)
+            ledgers
+                .iter()
+                .all(|l| l.last_applied_height() >= height + 3)
         })
         .await;
         let forger = users[2].account();
@@ -392,10 +402,15 @@ fn the_ledger_drops_duplicates_and_reports_what_no_honest_node_forwards() {
     // Once a block used nonce 0, another transaction with that nonce is refused before its
     // signature is checked, and the included one is still a duplicate.
     let genesis_block = ConsensusBlock::genesis(ledger.genesis_payload());
-    let payload = ledger.build(std::slice::from_ref(&genesis_block), 1).unwrap();
+    let payload = ledger
+        .build(std::slice::from_ref(&genesis_block), 1)
+        .unwrap();
     let block = ConsensusBlock::new(genesis_block.id(), 1, payload);
     assert!(ledger.finalize(&block).unwrap());
-    assert_eq!(ledger.with_state(|s, _| s.nonce_of(&users[0].account()).0), 2);
+    assert_eq!(
+        ledger.with_state(|s, _| s.nonce_of(&users[0].account()).0),
+        2
+    );
     let replaced = transfer(&users[0], &users[1], 0, 2);
     let receipt = ledger
         .receive_gossip(vec![bytes(&replaced), bytes(&a0)])
