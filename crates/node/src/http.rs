@@ -86,7 +86,8 @@ pub struct HttpSettings {
     /// Most clients waiting at once on `GET /v1/head?after=` long polls and `GET /v1/events`
     /// streams together; one more gets `503` with `Retry-After`.
     pub max_subscribers: usize,
-    /// Longest a `GET /v1/head?after=` long poll waits before answering the unchanged head.
+    /// Longest a `GET /v1/head?after=` long poll waits before answering the unchanged head (at
+    /// most half of `idle_timeout_ms`, so a waiting connection is never closed as idle).
     pub max_wait_ms: u64,
 }
 
@@ -339,7 +340,7 @@ pub fn router_with<B: Backend>(
             settings.max_subscribers.min(Semaphore::MAX_PERMITS),
         )),
         max_subscribers: settings.max_subscribers,
-        max_wait_ms: settings.max_wait_ms,
+        max_wait_ms: settings.max_wait_ms.min(settings.idle_timeout_ms / 2),
         // Well inside the idle timeout, so an open stream is never closed as idle.
         keep_alive: Duration::from_millis((settings.idle_timeout_ms / 2).clamp(1, 15_000)),
     });
