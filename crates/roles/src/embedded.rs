@@ -19,9 +19,7 @@ use deai_types::{
     AccountId, ChainId, CommitKey, Epoch, Hash32, Height, Nonce, Params, Round, SignedTx, TaskId,
 };
 
-use crate::port::{
-    ChainPort, Head, OpenCommitment, OpenOffence, PortError, Registered, TxState,
-};
+use crate::port::{ChainPort, Head, OpenCommitment, OpenOffence, PortError, Registered, TxState};
 
 /// The embedded chain and blob store as a [`ChainPort`] (see the module docs).
 #[derive(Debug)]
@@ -60,8 +58,7 @@ impl EmbeddedPort {
     /// ([`EmbeddedChain::produce_block`]) and keeps the outcome of each.
     pub fn produce_block(&mut self, timestamp_ms: u64) -> Result<ProducedBlock, PortError> {
         let produced = self.chain.produce_block(timestamp_ms)?;
-        self.receipts
-            .included(&produced.block, &produced.outcomes);
+        self.receipts.included(&produced.block, &produced.outcomes);
         Ok(produced)
     }
 

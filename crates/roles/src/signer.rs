@@ -82,6 +82,7 @@ impl Signer {
     pub fn submit(&mut self, port: &mut dyn ChainPort, call: Call) -> Result<Hash32, PortError> {
         let tx = self.sign(port, call)?;
         let nonce = tx.tx.nonce.0;
-        port.submit(tx).inspect_err(|_| self.next_nonce = Some(nonce))
+        port.submit(tx)
+            .inspect_err(|_| self.next_nonce = Some(nonce))
     }
 }

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 
 use deai_chain::state::EpochRecord;
 use deai_chain::CommitStatus;
-use deai_types::{CommitKey, CommitKind, DecodeError, Hash32, Uid, UpdatePreimage, WeightsPreimage};
+use deai_types::{
+    CommitKey, CommitKind, DecodeError, Hash32, Uid, UpdatePreimage, WeightsPreimage,
+};
 
 use crate::behaviour::{Candidate, Validator, ValidatorView};
 use crate::commit::{RoundOf, Sealed};

@@ -2,8 +2,11 @@
 //!
 //! - [`scenario`]: the TOML schema of a run and the default `deai demo` scenario.
 //! - [`data`]: the split of a dataset into miners' shards and validators' private sets.
-//! - [`actors`]: miners and validators, honest and adversarial, each its own type.
-//! - [`runner`]: the round loop over an embedded chain (commit, reveal, score, epoch, aggregate).
+//! - [`actors`]: miners, validators and voters, honest and adversarial, each its own type
+//!   (the behaviours of [`deai_roles::behaviour`], re-exported).
+//! - [`runner`]: the round loop over an embedded chain (commit, reveal, score, epoch,
+//!   aggregate): the lockstep driver of the roles of [`deai_roles`], which act through an
+//!   [`deai_roles::EmbeddedPort`].
 //! - [`pv`]: the same loop for proposer/voter tasks (drawn roles, votes, settlement).
 //! - [`report`]: the report folder (markdown, JSON, CSV, plots).
 //! - [`verify`]: re-deriving the recorded global models from the update blobs.
@@ -83,20 +86,16 @@ pub enum SimError {
     Role(#[from] deai_roles::RoleError),
 }
 
+impl From<deai_roles::PortError> for SimError {
+    fn from(e: deai_roles::PortError) -> Self {
+        SimError::Role(e.into())
+    }
+}
+
 /// What the embedded ledger failed to do that the protocol says it does: each is a bug in the
 /// ledger or in the simulator's reading of it, never an actor's misbehaviour.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    /// The scenario's task proposal, the first transaction of the run, was rejected.
-    #[error("the task proposal failed: {source}")]
-    ProposalRejected {
-        /// Why the ledger rejected it.
-        #[source]
-        source: deai_chain::TxError,
-    },
-    /// The task proposal went through but the ledger holds no task.
-    #[error("the task proposal went through but the ledger holds no task")]
-    NoTask,
     /// An actor's registration on the task left it without a UID.
     #[error("{actor} is not registered on task {task}")]
     NotRegistered {

@@ -24,6 +24,10 @@
 //! is recorded with the accepted proposals, in the order the rule aggregated them, as its
 //! contributors.
 //!
+//! Every participant acts through its roles ([`deai_roles::MinerRole`] as a proposer,
+//! [`deai_roles::VoterRole`] as a voter) on the run's port; the draw is
+//! [`deai_roles::pv::next_draw`], and the task's rule is the task proposer's.
+//!
 //! # Who plays what
 //! Every actor has a proposer and a voter behaviour that follows from its kind: an honest miner
 //! trains on its shard minus [`crate::runner::PV_TEST_SHARE`] of it and votes on that held-out
@@ -33,12 +37,12 @@
 //! lazy validator proposes a copy of the last step and repeats the last vote; silent actors
 //! commit and never reveal.
 
-use deai_chain::PvRoles;
-use deai_types::{CommitKind, Fixed, Round, Uid, VotePreimage};
+use deai_roles::{ChainPort, SaltUse};
+use deai_types::{CommitKind, Round, Uid};
 
 use crate::actors::{Candidate, VoteView};
 use crate::runner::round::{Applied, Fetched, Settled};
-use crate::runner::tx::{salt_for, Preimage, RevealedUpdate};
+use crate::runner::tx::RevealedUpdate;
 use crate::runner::{PvOutcome, RoundRecord};
 use crate::{LedgerError, Sim, SimError};
 
@@ -48,16 +52,6 @@ struct Ballot {
     voter: usize,
     /// The accuracy change it measured.
     score: f64,
-    /// Whether it will reveal it.
-    reveals: bool,
-}
-
-/// The voters' committed scores of a round.
-struct Votes {
-    /// The vote preimages that will be revealed.
-    reveals: Vec<Preimage>,
-    /// The score of each voter that will reveal: (actor, score), as [`PvOutcome::votes`].
-    scores: Vec<(usize, f64)>,
 }
 
 /// What a proposer/voter round played before the ledger settled it.
@@ -86,7 +80,7 @@ impl Sim {
         let r = Round(round);
 
         // The draw the ledger will make at the start of the next block.
-        let roles = self.expected_roles(r);
+        let roles = deai_roles::pv::next_draw(&self.port, self.task, r)?;
         let to_actors = |uids: &[Uid]| -> Vec<usize> {
             uids.iter().filter_map(|u| self.actor_of(*u)).collect()
         };
@@ -94,8 +88,8 @@ impl Sim {
         let voters = to_actors(&roles.voters);
 
         // Offset 0: proposers train and commit.
-        let reveals = self.commit_updates(round, &proposers)?;
-        if self.chain.state().pv_roles(self.task, r) != Some(&roles) {
+        self.commit_updates(round, &proposers)?;
+        if self.port.pv_roles(self.task, r)?.as_ref() != Some(&roles) {
             return Err(LedgerError::OtherRoles {
                 round: r,
                 expected: roles,
@@ -104,60 +98,39 @@ impl Sim {
         }
 
         // Offset 1: reveals; voters fetch and check the revealed updates and apply the rule.
-        self.reveal(round, CommitKind::Update, reveals)?;
-        let fetched = self.fetch_updates(&self.revealed_updates(round, &proposers));
+        self.reveal(CommitKind::Update, &proposers)?;
+        let fetched = self.fetch_updates(&self.revealed_updates(round, &proposers)?);
         let step = if fetched.updates.is_empty() {
             None
         } else {
             let rows: Vec<&[f32]> = fetched.updates.iter().map(|u| u.delta.as_slice()).collect();
-            Some(self.aggregator.aggregate_canonical(&rows)?)
+            Some(self.task_proposer.aggregate(&rows)?)
         };
 
         // Offset 2: vote commits; offset 3: vote reveals, then the ledger settles the round.
-        let votes = self.commit_votes(round, &voters, &fetched.updates, step.as_deref())?;
-        self.reveal(round, CommitKind::Vote, votes.reveals)?;
+        let scores = self.commit_votes(round, &voters, &fetched.updates, step.as_deref())?;
+        self.reveal(CommitKind::Vote, &voters)?;
         let played = Played {
             proposers,
             voters,
             fetched,
             step,
-            scores: votes.scores,
+            scores,
         };
         let settled = self.settle_pv(round, played)?;
         self.end_round(start, settled)
     }
 
-    /// The roles the ledger will draw for round `r` at the start of the next block.
-    fn expected_roles(&self, r: Round) -> PvRoles {
-        let task = self.task;
-        let parent = self.chain.head().hash();
-        let state = self.chain.state();
-        let min_stake = state
-            .task(task)
-            .map(|t| t.spec.min_stake)
-            .unwrap_or_default();
-        let eligible: Vec<Uid> = state
-            .registrations(task)
-            .filter(|(_, reg)| state.hotkey_stake(&reg.account) >= min_stake)
-            .map(|(u, _)| u)
-            .collect();
-        deai_chain::draw_roles(
-            deai_chain::draw_seed(parent, task, r),
-            &eligible,
-            state.params().pv_proposers,
-        )
-    }
-
     /// The voters score the round's aggregate `step` of `proposals` and commit their votes, in
-    /// one block.
+    /// one block. Returns the score of each voter that will reveal: (actor, score), as
+    /// [`PvOutcome::votes`].
     fn commit_votes(
         &mut self,
         round: u64,
         voters: &[usize],
         proposals: &[RevealedUpdate],
         step: Option<&[f32]>,
-    ) -> Result<Votes, SimError> {
-        let seed = self.scenario.seed;
+    ) -> Result<Vec<(usize, f64)>, SimError> {
         let blind = self.scenario.task.blind_validation;
         let shown: Vec<Candidate<'_>> = proposals
             .iter()
@@ -181,40 +154,28 @@ impl Sim {
         };
         let mut ballots = Vec::new();
         for &v in voters {
-            let Some(b) = &mut self.behaviours[v].voter else {
+            let Some(b) = &mut self.roles[v].voter else {
                 continue;
             };
             ballots.push(Ballot {
                 voter: v,
                 score: b.score(&view)?,
-                reveals: b.reveals(),
             });
         }
-        let task = self.task;
-        let mut commit_txs = Vec::new();
-        let mut votes = Votes {
-            reveals: Vec::new(),
-            scores: Vec::new(),
-        };
-        for Ballot {
-            voter: v,
-            score,
-            reveals,
-        } in ballots
-        {
-            let pre = VotePreimage {
-                score: Fixed::saturating_from_f64(score),
-                salt: salt_for(seed, round, v, 3),
+        let at = self.at(round);
+        let mut scores = Vec::new();
+        for Ballot { voter: v, score } in ballots {
+            let salt = self.salt(round, v, SaltUse::Vote);
+            let Some(b) = self.roles[v].voter.as_mut() else {
+                continue;
             };
-            let bytes = deai_types::encode(&pre);
-            commit_txs.push(self.commit_tx(v, task, Round(round), CommitKind::Vote, &bytes));
-            if reveals {
-                votes.reveals.push(Preimage { actor: v, bytes });
-                votes.scores.push((v, score));
+            b.commit_vote(&mut self.port, &mut self.actors[v].signer, at, score, salt)?;
+            if b.behaviour().reveals() {
+                scores.push((v, score));
             }
         }
-        self.block(commit_txs)?;
-        Ok(votes)
+        self.block()?;
+        Ok(scores)
     }
 
     /// Reads the ledger's settlement of the round: who was paid what, and whether the
@@ -230,10 +191,8 @@ impl Sim {
         let task = self.task;
         let r = Round(round);
         let record = self
-            .chain
-            .state()
-            .pv_round(task, r)
-            .cloned()
+            .port
+            .pv_round(task, r)?
             .ok_or(LedgerError::NoSettlement { task, round: r })?;
         if !record.void {
             self.last_vote = Some(record.vote_sum.to_f64());

@@ -191,8 +191,7 @@ impl Miner for NoiseFreeRider {
     }
     fn update(&mut self, view: &MinerView<'_>) -> Result<Vec<f32>, RoleError> {
         let mut rng = ChaCha8Rng::seed_from_u64(view.seed);
-        let normal = Normal::new(0.0f32, self.std)
-            .map_err(|source| RoleError::Noise { source })?;
+        let normal = Normal::new(0.0f32, self.std).map_err(|source| RoleError::Noise { source })?;
         Ok((0..view.global.len())
             .map(|_| normal.sample(&mut rng))
             .collect())
@@ -244,4 +243,3 @@ impl Miner for SilentMiner {
         0
     }
 }
-

@@ -142,4 +142,3 @@ impl Voter for SilentVoter {
         false
     }
 }
-

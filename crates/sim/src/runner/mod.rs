@@ -22,10 +22,19 @@
 //! so anyone can re-derive it from the blobs. A watchdog (the proposer too) submits slash
 //! evidence for every commitment whose reveal window closed without a reveal.
 //!
+//! # Driver and roles
+//! What each participant does — train, put a blob, commit, reveal, fetch and check an update,
+//! score, aggregate, record, watch — is the role code of [`deai_roles`], written once against
+//! its `ChainPort`; here every role acts through the run's [`EmbeddedPort`]. The simulator is
+//! the lockstep driver around them: which actors act before which block, training in
+//! parallel, making each block, the off-chain messages between colluders, the relay of a blind
+//! round, and the report. The roles submit in the order the driver calls them, so every block
+//! holds its transactions in the same order whatever the transport.
+//!
 //! # Modules
 //! - [`records`]: what a run records ([`RunReport`], [`RoundRecord`], …).
-//! - [`setup`]: the cast of actors and their behaviours, genesis, the task and its windows.
-//! - [`tx`]: signing, commitments, reveals, blocks and the slash watchdog.
+//! - [`setup`]: the cast of actors and their roles, genesis, the task and its windows.
+//! - [`tx`]: blocks, reveal phases, the proposer's turn, reading reveals back.
 //! - [`round`]: what every round does whatever its mechanism, and the one end of a round.
 //! - [`yuma`]: the phases of a Yuma round; `crate::pv` holds those of a proposer/voter round.
 
@@ -38,20 +47,19 @@ mod yuma;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use deai_aggregation::Aggregator;
 use deai_ml::{LocalCfg, ModelKind};
-use deai_store::{BlobStore, EmbeddedChain};
-use deai_types::{Call, Evidence, TaskId};
+use deai_roles::{EmbeddedPort, TaskProposer};
+use deai_types::TaskId;
 use serde::Serialize;
 
 use crate::data::RunData;
 use crate::scenario::MechanismCfg;
 use crate::{Scenario, SimError};
 
+pub use deai_roles::{apply_step, model_hash};
 pub use records::{ActorInfo, PvOutcome, RoundRecord, RunReport, SlashRecord};
-pub use round::{apply_step, model_hash};
 pub use setup::PV_TEST_SHARE;
-pub(crate) use setup::{Actor, Behaviour};
+pub(crate) use setup::{Actor, Roles};
 
 /// Blocks per round (see the module docs).
 pub const ROUND_BLOCKS: u64 = 4;
@@ -111,18 +119,19 @@ impl Measurement {
 pub struct Sim {
     pub(crate) scenario: Scenario,
     pub(crate) data: RunData,
-    pub(crate) chain: EmbeddedChain,
-    pub(crate) blobs: BlobStore,
-    /// The task's rule, in canonical mode.
-    pub(crate) aggregator: Box<dyn Aggregator>,
+    /// The embedded chain and blob store, as every role reaches them.
+    pub(crate) port: EmbeddedPort,
     pub(crate) kind: ModelKind,
     pub(crate) cfg: LocalCfg,
-    /// The task proposer: aggregator and watchdog.
+    /// The task proposer's identity.
     pub(crate) proposer: Actor,
+    /// The task proposer's role: the task's rule in canonical mode, the model records, the
+    /// watchdog.
+    pub(crate) task_proposer: TaskProposer,
     /// Miners first, then validators; UIDs follow this order.
     pub(crate) actors: Vec<Actor>,
-    /// What each actor does, in actor order.
-    pub(crate) behaviours: Vec<Behaviour>,
+    /// The roles each actor plays, with their behaviours, in actor order.
+    pub(crate) roles: Vec<Roles>,
     pub(crate) task: TaskId,
     /// The global model.
     pub(crate) global: Vec<f32>,
@@ -132,10 +141,6 @@ pub struct Sim {
     pub(crate) seen: Vec<Vec<f32>>,
     /// Each miner UID's consensus weight in the last epoch, scaled so the largest is 65535.
     pub(crate) last_consensus: BTreeMap<u16, u16>,
-    /// The last round's `RecordModel`, for the next block.
-    pub(crate) pending_record: Option<Call>,
-    /// Slash evidence for the next block.
-    pub(crate) pending_slashes: Vec<Evidence>,
     pub(crate) slashes: Vec<SlashRecord>,
     pub(crate) records: Vec<RoundRecord>,
     /// Timestamp of the last block (simulated: [`BLOCK_MS`] per block).
@@ -155,17 +160,17 @@ impl Sim {
             self.records.push(rec);
         }
         // Record the last model and submit the last evidence.
-        let txs = self.proposer_txs();
-        self.block(txs)?;
-        self.chain.flush()?;
+        self.submit_proposer()?;
+        self.block()?;
+        self.port.flush()?;
         Ok(RunReport {
             scenario: self.scenario.clone(),
             actors: self.actors.iter().map(|a| a.info.clone()).collect(),
             rounds: self.records,
             slashes: self.slashes,
-            state_root: self.chain.state().root(),
-            height: self.chain.state().height().0,
-            chain_dir: (self.chain.store().path().parent())
+            state_root: self.port.chain().state().root(),
+            height: self.port.chain().state().height().0,
+            chain_dir: (self.port.chain().store().path().parent())
                 .map_or_else(PathBuf::new, std::path::Path::to_path_buf),
             measurement: self.measurement,
         })

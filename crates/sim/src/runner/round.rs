@@ -1,38 +1,31 @@
 //! What every round does, whatever the mechanism decides in between.
 //!
 //! A round starts by noting every actor's holdings ([`Sim::start_round`]) and, in its first
-//! block, has the round's trainers train and commit ([`Sim::commit_updates`]). Whoever checks
+//! block, has the round's trainers train (in parallel: training touches no chain) and commit
+//! through their [`deai_roles::MinerRole`]s, after the task proposer's pending transactions
+//! ([`Sim::commit_updates`]). Whoever checks
 //! the revealed updates does it the same way ([`Sim::fetch_updates`]). Once the mechanism has
 //! settled the round — Yuma's epoch or the proposer/voter settlement — it hands a [`Settled`]
 //! to [`Sim::end_round`], which is the one place where a round ends:
 //!
 //! 1. the global model takes the aggregate step, if the round applied one;
 //! 2. validators remember the round's updates and the step (`seen`, for the next scoring);
-//! 3. the new model goes into the blob store and its `RecordModel` (hash and contributing
-//!    updates, in the order the rule aggregated them) waits for the next round's first block;
+//! 3. the task proposer puts the new model's blob and stages its `RecordModel` (hash and
+//!    contributing updates, in the order the rule aggregated them) for the next round's first
+//!    block ([`deai_roles::TaskProposer::record_model`]);
 //! 4. the model is evaluated, every actor's gain since the round started is its reward, and
 //!    the [`RoundRecord`] is assembled with the state root after the round's last block.
 
 use std::time::Instant;
 
-use deai_types::{AccountId, Call, CommitKind, Hash32, Role, Round, SignedTx, Uid, UpdatePreimage};
+use deai_roles::{apply_step, MinerRole, SaltUse};
+use deai_types::{AccountId, CommitKind, Hash32, Role, Round, Uid};
 
 use super::records::{PvOutcome, RoundRecord};
-use super::tx::{salt_for, Preimage, RevealedUpdate};
+use super::tx::{Preimage, RevealedUpdate};
 use super::Sim;
-use crate::actors::{Miner, MinerView};
+use crate::actors::MinerView;
 use crate::SimError;
-
-/// Applies `step` to `global` in fixed order: the canonical model update.
-pub fn apply_step(global: &[f32], step: &[f32]) -> Vec<f32> {
-    global.iter().zip(step).map(|(g, s)| g + s).collect()
-}
-
-/// Hash of a model as recorded on the ledger: the content hash of its blob
-/// ([`deai_ml::blob::hash`]), which is also its address in the blob store.
-pub fn model_hash(params: &[f32]) -> Hash32 {
-    Hash32(deai_ml::blob::hash(params))
-}
 
 /// What [`Sim::end_round`] needs from the start of the round.
 pub(crate) struct RoundStart {
@@ -83,31 +76,52 @@ impl Sim {
         }
     }
 
-    /// Offset 0: the actors `who` train and commit to their updates, in one block with the
-    /// proposer's pending transactions. Returns the preimages that will be revealed.
+    /// Offset 0: the actors `who` train and commit to their updates, in one block after the
+    /// proposer's pending transactions. Returns the preimages the miners keep for their
+    /// reveals, which under blind validation they hand to the relay.
     pub(crate) fn commit_updates(
         &mut self,
         round: u64,
         who: &[usize],
     ) -> Result<Vec<Preimage>, SimError> {
-        let (commits, reveals) = self.train_and_commit(round, who)?;
-        let mut txs = self.proposer_txs();
-        txs.extend(commits);
-        self.block(txs)?;
-        Ok(reveals)
+        let trained = self.train(round, who)?;
+        self.submit_proposer()?;
+        let at = self.at(round);
+        let mut kept = Vec::new();
+        for (i, delta) in trained {
+            let salt = self.salt(round, i, SaltUse::Update);
+            let Some(miner) = self.roles[i].miner.as_mut() else {
+                continue;
+            };
+            let committed =
+                miner.commit(&mut self.port, &mut self.actors[i].signer, at, &delta, salt)?;
+            if let Some(sealed) = miner.sealed() {
+                kept.push(Preimage {
+                    actor: i,
+                    bytes: sealed.preimage().to_vec(),
+                });
+            }
+            // Off-chain messages: a miner may tell others which blob is its own.
+            if let Some(no) = self.miner_number(i) {
+                for b in &mut self.roles {
+                    if let Some(v) = &mut b.validator {
+                        v.hear(no, committed.blob.0);
+                    }
+                    if let Some(v) = &mut b.voter {
+                        v.hear(no, committed.blob.0);
+                    }
+                }
+            }
+        }
+        self.block()?;
+        Ok(kept)
     }
 
-    /// Trains the miners `who` (actor indices) in parallel, puts their updates in the blob
-    /// store, tells listening validators/voters (off-chain) and returns the commit
-    /// transactions with the preimages that will be revealed.
-    fn train_and_commit(
-        &mut self,
-        round: u64,
-        who: &[usize],
-    ) -> Result<(Vec<SignedTx>, Vec<Preimage>), SimError> {
+    /// Trains the miners `who` (actor indices) in parallel on the global model; returns each
+    /// one's update, in actor order.
+    fn train(&mut self, round: u64, who: &[usize]) -> Result<Vec<(usize, Vec<f32>)>, SimError> {
         use rayon::prelude::*;
         let seed = self.scenario.seed;
-        let task = self.task;
         let view_global = self.global.clone();
         let last_step = self.last_step.clone();
         let cfg = self.cfg;
@@ -116,15 +130,14 @@ impl Sim {
             .iter()
             .map(|a| a.slot.saturating_sub(1))
             .collect();
-        let mut jobs: Vec<(usize, &mut Box<dyn Miner>)> = self
-            .behaviours
+        let mut jobs: Vec<(usize, &mut MinerRole)> = self
+            .roles
             .iter_mut()
             .enumerate()
             .filter(|(i, _)| who.contains(i))
             .filter_map(|(i, b)| b.miner.as_mut().map(|m| (i, m)))
             .collect();
-        let results: Vec<Result<(usize, Vec<f32>), SimError>> = jobs
-            .par_iter_mut()
+        jobs.par_iter_mut()
             .with_max_len(1)
             .map(|(i, m)| {
                 let view = MinerView {
@@ -134,48 +147,22 @@ impl Sim {
                     cfg: &cfg,
                     seed: deai_ml::seed::client_seed(seed, round, slots[*i]),
                 };
-                Ok((*i, m.update(&view)?))
+                Ok((*i, m.train(&view)?))
             })
-            .collect();
-        let mut txs = Vec::new();
-        let mut reveals = Vec::new();
-        for res in results {
-            let (i, delta) = res?;
-            let blob = self.blobs.put(&deai_ml::blob::encode(&delta))?;
-            let pre = UpdatePreimage {
-                blob,
-                len: delta.len() as u64,
-                salt: salt_for(seed, round, i, 0),
-            };
-            let bytes = deai_types::encode(&pre);
-            txs.push(self.commit_tx(i, task, Round(round), CommitKind::Update, &bytes));
-            if self.behaviours[i]
-                .miner
-                .as_ref()
-                .is_some_and(|m| m.reveals())
-            {
-                reveals.push(Preimage { actor: i, bytes });
-            }
-            // Off-chain messages: a miner may tell others which blob is its own.
-            if let Some(no) = self.miner_number(i) {
-                for b in &mut self.behaviours {
-                    if let Some(v) = &mut b.validator {
-                        v.hear(no, blob.0);
-                    }
-                    if let Some(v) = &mut b.voter {
-                        v.hear(no, blob.0);
-                    }
-                }
-            }
-        }
-        Ok((txs, reveals))
+            .collect()
     }
 
     /// The update preimages the actors `who` revealed on chain in `round`, in that order.
-    pub(crate) fn revealed_updates(&self, round: u64, who: &[usize]) -> Vec<Preimage> {
-        who.iter()
-            .filter_map(|&i| self.revealed(round, CommitKind::Update, i))
-            .collect()
+    pub(crate) fn revealed_updates(
+        &self,
+        round: u64,
+        who: &[usize],
+    ) -> Result<Vec<Preimage>, SimError> {
+        let mut revealed = Vec::new();
+        for &i in who {
+            revealed.extend(self.revealed(round, CommitKind::Update, i)?);
+        }
+        Ok(revealed)
     }
 
     /// Fetches and checks every update `preimages` point to ([`Sim::fetch_update`]).
@@ -227,14 +214,12 @@ impl Sim {
         if let Some(s) = &self.last_step {
             self.seen.push(s.clone());
         }
-        let hash = model_hash(&self.global);
-        self.blobs.put(&deai_ml::blob::encode(&self.global))?;
-        self.pending_record = Some(Call::RecordModel {
-            task: self.task,
-            round: Round(start.round),
-            model: hash,
-            contributors: recorded,
-        });
+        let hash = self.task_proposer.record_model(
+            &mut self.port,
+            Round(start.round),
+            &self.global,
+            recorded,
+        )?;
 
         let eval = deai_ml::evaluate(self.kind, &self.global, &self.data.test)?;
         Ok(RoundRecord {
@@ -247,7 +232,7 @@ impl Sim {
             contributors,
             rejected,
             model_hash: hash,
-            state_root: self.chain.state().root(),
+            state_root: self.port.chain().state().root(),
             pv,
             seconds: start.started.elapsed().as_secs_f64(),
         })
@@ -277,7 +262,7 @@ impl Sim {
 
     /// Balance plus bonded stake: rewards paid to either show up here.
     pub(crate) fn account_value(&self, id: &AccountId) -> u128 {
-        let s = self.chain.state();
+        let s = self.port.chain().state();
         s.balance_of(id).0.saturating_add(s.staker_stake(id).0)
     }
 

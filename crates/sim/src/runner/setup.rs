@@ -11,9 +11,10 @@
 //!
 //! # The first blocks
 //! Genesis funds every actor with its stake plus fees and the proposer with the task reward.
-//! Block 1 carries the task proposal and every stake, block 2 the registrations in actor order
-//! (so UIDs follow it: miners `0..m`, then validators), then empty blocks until the task's
-//! first round starts.
+//! Block 1 carries the task proposal ([`deai_roles::TaskProposer::propose`], after it put the
+//! initial model's blob) and every stake, block 2 the registrations in actor order (so UIDs
+//! follow it: miners `0..m`, then validators), then empty blocks until the task's first round
+//! starts. Every actor signs through its own [`Signer`] on the run's [`EmbeddedPort`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,10 +22,13 @@ use std::sync::Arc;
 use deai_aggregation::Aggregator;
 use deai_chain::GenesisConfig;
 use deai_ml::{LocalCfg, ModelKind};
+use deai_roles::{
+    ChainPort, EmbeddedPort, MinerRole, Signer, TaskProposer, ValidatorRole, VoterRole,
+};
 use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
 use deai_types::{
     Amount, Call, ChainId, CommitKind, Fixed, Hash32, Keypair, Mechanism, Params, PhaseWindow,
-    Role, SignedTx, TaskId, TaskSpec, Window,
+    Role, TaskId, TaskSpec, Window,
 };
 
 use super::records::ActorInfo;
@@ -43,11 +47,11 @@ use crate::{LedgerError, Scenario, SimError};
 /// Share of a miner's shard it keeps as its own test split on proposer/voter tasks.
 pub const PV_TEST_SHARE: f64 = 0.2;
 
-/// A participant: what the report shows of it, and its key and nonce.
+/// A participant: what the report shows of it, and who signs for it.
 pub(crate) struct Actor {
     pub(crate) info: ActorInfo,
-    pub(super) key: Keypair,
-    pub(super) nonce: u64,
+    /// Its key and the nonces of its transactions.
+    pub(crate) signer: Signer,
     /// Index of the actor in the full scenario (0 the proposer, then miners, then validators):
     /// seeds its key and its training, so a [`Measurement::HonestOnly`] run keeps every honest
     /// actor's.
@@ -69,8 +73,7 @@ impl Actor {
         };
         Self {
             info,
-            key,
-            nonce: 0,
+            signer: Signer::new(key),
             slot,
         }
     }
@@ -89,13 +92,13 @@ fn key_for(seed: u64, index: u64) -> Keypair {
     Keypair::from_seed(*h.as_bytes())
 }
 
-/// What an actor does in each role it can be given: a Yuma miner has only `miner`, a Yuma
-/// validator only `validator`; on a proposer/voter task everyone has `miner` (as proposer) and
-/// `voter`.
-pub(crate) struct Behaviour {
-    pub(crate) miner: Option<Box<dyn Miner>>,
-    pub(crate) validator: Option<Box<dyn Validator>>,
-    pub(crate) voter: Option<Box<dyn Voter>>,
+/// The roles an actor can be given, each with its behaviour: a Yuma miner has only `miner`, a
+/// Yuma validator only `validator`; on a proposer/voter task everyone has `miner` (as
+/// proposer) and `voter`.
+pub(crate) struct Roles {
+    pub(crate) miner: Option<MinerRole>,
+    pub(crate) validator: Option<ValidatorRole>,
+    pub(crate) voter: Option<VoterRole>,
 }
 
 /// A miner's behaviours: how it trains, and on a proposer/voter task how it votes.
@@ -173,7 +176,7 @@ fn validator_kind(kind: ValidatorKind) -> (&'static str, bool) {
 /// A validator's behaviours. On a proposer/voter task a validator proposes by training on its
 /// evaluation set (a lazy one copies the last step, a silent one never reveals) and votes on
 /// the same set.
-fn validator_behaviour(g: &ValidatorGroup, eval: EvalSets, pv: bool) -> Behaviour {
+fn validator_behaviour(g: &ValidatorGroup, eval: EvalSets, pv: bool) -> Roles {
     if pv {
         let own = eval.public;
         let all: Vec<usize> = (0..own.len()).collect();
@@ -188,10 +191,10 @@ fn validator_behaviour(g: &ValidatorGroup, eval: EvalSets, pv: bool) -> Behaviou
             ),
             ValidatorKind::Silent => (Box::new(SilentMiner), Box::new(SilentVoter)),
         };
-        return Behaviour {
-            miner: Some(miner),
+        return Roles {
+            miner: Some(MinerRole::new(miner)),
             validator: None,
-            voter: Some(voter),
+            voter: Some(VoterRole::new(voter)),
         };
     }
     let validator: Box<dyn Validator> = match g.kind {
@@ -200,17 +203,17 @@ fn validator_behaviour(g: &ValidatorGroup, eval: EvalSets, pv: bool) -> Behaviou
         ValidatorKind::Colluding => Box::new(ColludingValidator::new(eval, g.partner.unwrap_or(0))),
         ValidatorKind::Silent => Box::new(SilentValidator),
     };
-    Behaviour {
+    Roles {
         miner: None,
-        validator: Some(validator),
+        validator: Some(ValidatorRole::new(validator)),
         voter: None,
     }
 }
 
-/// The actors of a run with their behaviours and the stake each bonds, in actor order.
+/// The actors of a run with their roles and the stake each bonds, in actor order.
 struct Cast {
     actors: Vec<Actor>,
-    behaviours: Vec<Behaviour>,
+    roles: Vec<Roles>,
     stakes: Vec<u128>,
 }
 
@@ -223,7 +226,7 @@ impl Cast {
         let shared_train = Arc::new(data.train.clone());
         let mut cast = Self {
             actors: Vec::new(),
-            behaviours: Vec::new(),
+            roles: Vec::new(),
             stakes: Vec::new(),
         };
         let mut miner_index = 0usize;
@@ -241,10 +244,10 @@ impl Cast {
                         kind,
                         honest,
                     ));
-                    cast.behaviours.push(Behaviour {
-                        miner: Some(b.miner),
+                    cast.roles.push(Roles {
+                        miner: Some(MinerRole::new(b.miner)),
                         validator: None,
-                        voter: b.voter,
+                        voter: b.voter.map(VoterRole::new),
                     });
                     cast.stakes.push(u128::from(g.stake));
                 }
@@ -264,7 +267,7 @@ impl Cast {
                 };
                 let (kind, honest) = validator_kind(g.kind);
                 if honest || !honest_only {
-                    cast.behaviours.push(validator_behaviour(g, eval, pv));
+                    cast.roles.push(validator_behaviour(g, eval, pv));
                     cast.actors.push(Actor::new(
                         seed,
                         1 + (miner_index + validator_index) as u64,
@@ -412,6 +415,7 @@ impl Sim {
             source,
         })?;
         let blobs = BlobStore::open(opts.dir.join("blobs"))?;
+        let task_proposer = TaskProposer::new(aggregator);
 
         let seed = scenario.seed;
         let proposer = Actor::new(
@@ -425,32 +429,30 @@ impl Sim {
         let cast = Cast::new(scenario, &data, measurement == Measurement::HonestOnly)?;
         let genesis = cast.genesis(scenario, &proposer)?;
         let chain = EmbeddedChain::init(&opts.dir, &genesis, NodeConfig::default())?;
+        let mut port = EmbeddedPort::new(chain, blobs);
 
         let global = kind.init(seed);
-        let model_blob = blobs.put(&deai_ml::blob::encode(&global))?;
+        let model_blob = task_proposer.put_model(&mut port, &global)?;
         let Cast {
             actors,
-            behaviours,
+            roles,
             stakes,
         } = cast;
         let mut sim = Self {
             scenario: scenario.clone(),
             data,
-            chain,
-            blobs,
-            aggregator,
+            port,
             kind,
             cfg,
             proposer,
+            task_proposer,
             actors,
-            behaviours,
+            roles,
             task: TaskId(0),
             global,
             last_step: None,
             seen: Vec::new(),
             last_consensus: BTreeMap::new(),
-            pending_record: None,
-            pending_slashes: Vec::new(),
             slashes: Vec::new(),
             records: Vec::new(),
             time_ms: 0,
@@ -464,46 +466,42 @@ impl Sim {
     /// Block 1: the task proposal and every actor's stake; block 2: the registrations, in actor
     /// order so UIDs follow it; then empty blocks until the block before round 0.
     fn open_task(&mut self, spec: TaskSpec, stakes: &[u128]) -> Result<(), SimError> {
-        let mut txs = vec![self.sign_proposer(Call::ProposeTask(spec))];
-        for (i, &stake) in stakes.iter().enumerate() {
-            txs.push(self.sign(
-                i,
+        let proposal =
+            self.task_proposer
+                .propose(&mut self.port, &mut self.proposer.signer, spec)?;
+        for (a, &stake) in self.actors.iter_mut().zip(stakes) {
+            a.signer.submit(
+                &mut self.port,
                 Call::Stake {
                     amount: Amount(stake),
                 },
-            ));
+            )?;
         }
-        let outcomes = self.block(txs)?;
-        let Some(task) = self.chain.state().tasks().map(|(id, _)| *id).last() else {
-            return Err(match outcomes.into_iter().next() {
-                Some(Err(source)) => LedgerError::ProposalRejected { source },
-                _ => LedgerError::NoTask,
-            }
-            .into());
-        };
+        self.block()?;
+        let task = self.task_proposer.learn_task(&self.port, &proposal)?;
         self.task = task;
 
-        let txs: Vec<SignedTx> = (0..self.actors.len())
-            .map(|i| {
-                let role = self.actors[i].info.role;
-                self.sign(i, Call::Register { task, role })
-            })
-            .collect();
-        self.block(txs)?;
         for a in &mut self.actors {
-            a.info.uid = self
-                .chain
-                .state()
-                .uid_of(task, &a.info.account)
+            let role = a.info.role;
+            a.signer
+                .submit(&mut self.port, Call::Register { task, role })?;
+        }
+        self.block()?;
+        let registered = self.port.registrations(task)?;
+        for a in &mut self.actors {
+            a.info.uid = registered
+                .iter()
+                .find(|r| r.account == a.info.account)
                 .ok_or_else(|| LedgerError::NotRegistered {
                     actor: a.info.name.clone(),
                     task,
                 })?
+                .uid
                 .0;
         }
-        let start = self.chain.state().task(task).map_or(0, |t| t.start.0);
-        while self.chain.state().height().0 + 1 < start {
-            self.block(Vec::new())?;
+        let start = self.port.task(task)?.map_or(0, |t| t.start.0);
+        while self.port.head()?.height.0 + 1 < start {
+            self.block()?;
         }
         Ok(())
     }

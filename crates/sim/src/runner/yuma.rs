@@ -10,15 +10,24 @@
 //!    order under ids of the relay's own, without owners — and commit their weights; offset 3
 //!    carries the weight reveals, after which the ledger runs the epoch.
 //! 4. **Settle** ([`Sim::settle_epoch`]): the epoch's incentive and dividends are read back,
-//!    the consensus weights are remembered for the next round's validators, and the updates of
-//!    the miners the epoch rewarded (incentive > 0) are aggregated in canonical mode, in UID
-//!    order. [`Sim::end_round`] then applies and records the new model.
+//!    the consensus weights are remembered for the next round's validators
+//!    ([`deai_roles::validator::last_consensus`]), and the task proposer aggregates the updates
+//!    of the miners the epoch rewarded (incentive > 0) in canonical mode, in UID order
+//!    ([`deai_roles::proposer::rewarded`]). [`Sim::end_round`] then applies and records the new
+//!    model.
+//!
+//! The relay of a blind round is the driver's: it gets the miners' preimages off the chain,
+//! fetches their updates as a validator would, and shows them in a seeded order under ids of
+//! its own.
 
-use deai_types::{CommitKind, Epoch, Fixed, Role, Round, Uid, WeightsPreimage};
+use deai_roles::proposer::rewarded;
+use deai_roles::validator::last_consensus;
+use deai_roles::{seeded_salt, ChainPort, SaltUse};
+use deai_types::{CommitKind, Epoch, Fixed, Role, Uid};
 
 use super::records::RoundRecord;
 use super::round::{Applied, Fetched, Settled};
-use super::tx::{salt_for, Preimage, RevealedUpdate};
+use super::tx::RevealedUpdate;
 use super::{Measurement, Sim};
 use crate::actors::{Candidate, ValidatorView};
 use crate::{LedgerError, SimError};
@@ -29,8 +38,6 @@ struct Verdict {
     validator: usize,
     /// One weight per shown candidate, in the order shown.
     weights: Vec<u16>,
-    /// Whether it will reveal them.
-    reveals: bool,
 }
 
 /// The order in which the relay shows `n` updates: as handed over, or under blind validation
@@ -53,7 +60,7 @@ fn relay_id(seed: u64, round: u64, slot: usize, blob: &[u8; 32]) -> [u8; 32] {
     *blake3::hash(
         &[
             b"deai/sim/relay".as_slice(),
-            &salt_for(seed, round, slot, 2),
+            &seeded_salt(seed, round, slot as u64, SaltUse::RelayId),
             blob,
         ]
         .concat(),
@@ -69,23 +76,24 @@ impl Sim {
         let miners = self.with_role(Role::Miner);
 
         // Train & commit.
-        let reveals = self.commit_updates(round, &miners)?;
+        let kept = self.commit_updates(round, &miners)?;
 
         // Reveal, or hand the preimages to the relay and reveal later.
-        let (handed, late_reveals) = if blind {
-            (reveals.clone(), Some(reveals))
+        let handed = if blind {
+            kept
         } else {
-            self.reveal(round, CommitKind::Update, reveals)?;
-            (self.revealed_updates(round, &miners), None)
+            self.reveal(CommitKind::Update, &miners)?;
+            self.revealed_updates(round, &miners)?
         };
         let fetched = self.fetch_updates(&handed);
 
         // Evaluate & set weights; the blind reveals follow the weight commits.
-        let weight_reveals = self.commit_weights(round, &fetched.updates)?;
-        if let Some(reveals) = late_reveals {
-            self.reveal(round, CommitKind::Update, reveals)?;
+        self.commit_weights(round, &fetched.updates)?;
+        if blind {
+            self.reveal(CommitKind::Update, &miners)?;
         }
-        self.reveal(round, CommitKind::Weights, weight_reveals)?;
+        let validators = self.with_role(Role::Validator);
+        self.reveal(CommitKind::Weights, &validators)?;
 
         // Settle: the epoch ran at the end of the last block.
         let settled = self.settle_epoch(round, fetched)?;
@@ -93,12 +101,8 @@ impl Sim {
     }
 
     /// Every validator scores `updates` as the relay shows them and commits its weights, in
-    /// one block. Returns the weight preimages that will be revealed.
-    fn commit_weights(
-        &mut self,
-        round: u64,
-        updates: &[RevealedUpdate],
-    ) -> Result<Vec<Preimage>, SimError> {
+    /// one block.
+    fn commit_weights(&mut self, round: u64, updates: &[RevealedUpdate]) -> Result<(), SimError> {
         let seed = self.scenario.seed;
         let blind = self.scenario.task.blind_validation;
         let order = relay_order(seed, round, updates.len(), blind);
@@ -140,37 +144,36 @@ impl Sim {
         };
         let mut verdicts = Vec::new();
         for v in self.with_role(Role::Validator) {
-            let Some(b) = &mut self.behaviours[v].validator else {
+            let Some(b) = &mut self.roles[v].validator else {
                 continue;
             };
             verdicts.push(Verdict {
                 validator: v,
-                weights: b.weights(&view, &shown)?,
-                reveals: b.reveals(),
+                weights: b.score(&view, &shown)?,
             });
         }
 
-        let task = self.task;
-        let mut commit_txs = Vec::new();
-        let mut weight_reveals = Vec::new();
+        let at = self.at(round);
         for verdict in verdicts {
             let v = verdict.validator;
-            let pre = WeightsPreimage {
-                weights: uids
-                    .iter()
-                    .zip(&verdict.weights)
-                    .map(|(&uid, &w)| (Uid(uid), w))
-                    .collect(),
-                salt: salt_for(seed, round, v, 1),
-            };
-            let bytes = deai_types::encode(&pre);
-            commit_txs.push(self.commit_tx(v, task, Round(round), CommitKind::Weights, &bytes));
-            if verdict.reveals {
-                weight_reveals.push(Preimage { actor: v, bytes });
+            let weights: Vec<(Uid, u16)> = uids
+                .iter()
+                .zip(&verdict.weights)
+                .map(|(&uid, &w)| (Uid(uid), w))
+                .collect();
+            let salt = self.salt(round, v, SaltUse::Weights);
+            if let Some(b) = self.roles[v].validator.as_mut() {
+                b.commit_weights(
+                    &mut self.port,
+                    &mut self.actors[v].signer,
+                    at,
+                    weights,
+                    salt,
+                )?;
             }
         }
-        self.block(commit_txs)?;
-        Ok(weight_reveals)
+        self.block()?;
+        Ok(())
     }
 
     /// Reads the epoch's verdict, remembers the consensus for the next round's validators and
@@ -180,10 +183,8 @@ impl Sim {
         let task = self.task;
         let epoch = Epoch(round);
         let record = self
-            .chain
-            .state()
-            .epoch_record(task, epoch)
-            .cloned()
+            .port
+            .epoch_record(task, epoch)?
             .ok_or(LedgerError::NoEpochRecord { task, epoch })?;
         let fixed = |v: &[Fixed], uid: u16| v.get(usize::from(uid)).map_or(0.0, |x| x.to_f64());
         let incentive: Vec<f64> = self
@@ -198,35 +199,27 @@ impl Sim {
             .collect();
 
         // The miners' consensus weights, scaled so the largest is 65535.
-        self.last_consensus = self
+        let miners: Vec<Uid> = self
             .actors
             .iter()
             .filter(|a| a.info.role == Role::Miner)
-            .map(|a| {
-                let c = fixed(&record.consensus, a.info.uid);
-                (a.info.uid, (c.clamp(0.0, 1.0) * 65535.0).round() as u16)
-            })
+            .map(|a| Uid(a.info.uid))
             .collect();
-        let max_c = self.last_consensus.values().copied().max().unwrap_or(0);
-        if max_c > 0 {
-            for v in self.last_consensus.values_mut() {
-                *v = ((u32::from(*v) * 65535) / u32::from(max_c)) as u16;
-            }
-        }
+        self.last_consensus = last_consensus(&record, &miners);
 
-        // The contributing updates, in UID order.
-        let oracle = self.measurement == Measurement::OracleAggregation;
-        let mut contributors: Vec<usize> = (0..fetched.updates.len())
-            .filter(|&k| {
-                let i = fetched.updates[k].actor;
-                if oracle {
-                    self.actors[i].info.honest
-                } else {
-                    incentive[i] > 0.0
-                }
-            })
-            .collect();
-        contributors.sort_by_key(|&k| self.actors[fetched.updates[k].actor].info.uid);
+        // The contributing updates, in UID order: those the epoch rewarded, or the honest
+        // miners' for the oracle.
+        let uid_of = |k: usize| Uid(self.actors[fetched.updates[k].actor].info.uid);
+        let contributors: Vec<usize> = if self.measurement == Measurement::OracleAggregation {
+            let mut honest: Vec<usize> = (0..fetched.updates.len())
+                .filter(|&k| self.actors[fetched.updates[k].actor].info.honest)
+                .collect();
+            honest.sort_by_key(|&k| uid_of(k));
+            honest
+        } else {
+            let uids: Vec<Uid> = (0..fetched.updates.len()).map(uid_of).collect();
+            rewarded(&record, &uids)
+        };
         let applied = if contributors.is_empty() {
             None
         } else {
@@ -235,7 +228,7 @@ impl Sim {
                 .map(|&k| fetched.updates[k].delta.as_slice())
                 .collect();
             Some(Applied {
-                step: self.aggregator.aggregate_canonical(&rows)?,
+                step: self.task_proposer.aggregate(&rows)?,
                 contributors,
             })
         };
