@@ -66,7 +66,8 @@ use std::{
 use bytes::Bytes;
 use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State, TxOutcome};
 use deai_store::{
-    Mempool, MempoolConfig, MempoolError, PreparedCommit, ReceiptIndex, Store, StoreError, TxState,
+    Mempool, MempoolConfig, MempoolError, PreparedCommit, ReceiptIndex, Store,
+    StoreError, TxState,
 };
 use deai_types::{
     decode, encode, verify_batch, AccountId, Amount, Block, Hash32, Header, Height, SignedTx,
@@ -77,7 +78,9 @@ use crate::engine::{
     ConsensusBlock, Digest, Executor, PublicKey,
 };
 
+mod finalize_error;
 mod gossip;
+pub use finalize_error::FinalizeError;
 pub use gossip::GossipError;
 
 /// Name of the side file with the consensus digest of every applied height.
@@ -497,22 +500,20 @@ impl ReplicatedLedger {
         Some(post)
     }
 
-    fn finalize_inner(&self, block: &ConsensusBlock) -> Result<bool, String> {
+    fn finalize_inner(&self, block: &ConsensusBlock) -> Result<bool, FinalizeError> {
         let inner = lock(&self.inner);
         let applied = inner.head.height.0;
-        if block.height_u64() <= applied {
+        let height = block.height_u64();
+        if height <= applied {
             return Ok(false);
         }
-        if block.height_u64() != applied + 1 || inner.digests.last() != Some(&block.parent_digest())
-        {
-            return Err(format!(
-                "finalized block {} does not extend the applied head {applied}",
-                block.height_u64()
-            ));
+        if height != applied + 1 || inner.digests.last() != Some(&block.parent_digest()) {
+            return Err(FinalizeError::NotNext { height, applied });
         }
-        let ledger_block: Block = decode(block.payload()).map_err(|e| e.to_string())?;
+        let ledger_block: Block =
+            decode(block.payload()).map_err(|source| FinalizeError::Decode { height, source })?;
         if ledger_block.header.parent_hash != inner.head.hash() {
-            return Err("finalized block does not link to the applied head".into());
+            return Err(FinalizeError::ParentLink { height });
         }
         // This node usually executed the block already (it verified or built it): reuse that
         // post-state, which `execute` checked against the header's state root. Otherwise (a
@@ -532,7 +533,7 @@ impl ReplicatedLedger {
                 let sig_ok = self.sig_ok(&ledger_block.txs);
                 let mut state = lock(&self.inner).state.clone();
                 let outcomes = apply_block_with_sigs(&mut state, &ledger_block, &sig_ok)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|source| FinalizeError::Execute { height, source })?;
                 (state, outcomes)
             }
         };
@@ -540,15 +541,18 @@ impl ReplicatedLedger {
         // The post-state root was checked against the header when the block was executed.
         self.store
             .commit_prepared(&PreparedCommit::new(ledger_block.clone(), &state))
-            .map_err(|e| e.to_string())?;
-        append_digest(&self.dir, &block.id()).map_err(|e| e.to_string())?;
+            .map_err(|source| FinalizeError::Store { height, source })?;
+        append_digest(&self.dir, &block.id()).map_err(|source| FinalizeError::Digests {
+            height,
+            path: digests_path(&self.dir),
+            source,
+        })?;
         inner.state = state;
         inner.head = ledger_block.header.clone();
         inner.digests.push(block.id());
         // Before the block's transactions leave the mempool and the in-flight list, so a
         // receipt query never finds them in neither.
         lock(&self.receipts).included(&ledger_block, &outcomes);
-        let height = block.height_u64();
         if let Some(rule) = self.rule.filter(|r| r.is_boundary(height)) {
             let set = consensus_keys(&top_stakers(&inner.state, rule.seats));
             lock(&self.sets).insert(height, set);
@@ -650,7 +654,9 @@ impl Executor for ReplicatedLedger {
         }
     }
 
-    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String> {
+    type Error = FinalizeError;
+
+    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, FinalizeError> {
         self.finalize_inner(block)
     }
 

@@ -84,10 +84,13 @@ pub trait Executor: Send + Sync + 'static {
         })
     }
 
+    /// Why [`finalize`](Self::finalize) could not apply a block; logged with its source chain.
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// Applies a finalized block durably. Blocks arrive in height order, at least once: a
     /// height already applied must be skipped (return `Ok(false)`). An error stops
     /// finalization on this node (the block is not acknowledged).
-    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String>;
+    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, Self::Error>;
 }
 
 /// Adapts an [`Executor`] to commonware's marshal `Application`.

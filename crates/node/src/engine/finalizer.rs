@@ -41,9 +41,10 @@ impl Finalizer {
                             }
                         }
                     }
-                    Err(reason) => {
+                    Err(err) => {
                         // Not acknowledging stops marshal's delivery: a node that cannot apply
                         // a finalized block must not pretend it did.
+                        let reason = ErrorChain(&err).to_string();
                         error!(height = block.height_u64(), %reason, "cannot apply finalized block; halting");
                         std::mem::forget(ack);
                         futures::future::pending::<()>().await;
@@ -52,6 +53,21 @@ impl Finalizer {
             }
         };
         (Self { sender }, task)
+    }
+}
+
+/// Displays an error followed by each of its sources (`a: b: c`).
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
     }
 }
 

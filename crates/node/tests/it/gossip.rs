@@ -69,7 +69,9 @@ impl Executor for Recorded {
     fn validators_after(&self, boundary_height: u64) -> Option<Vec<PublicKey>> {
         self.ledger.validators_after(boundary_height)
     }
-    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String> {
+    type Error = deai_node::ledger::FinalizeError;
+
+    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, Self::Error> {
         self.ledger.finalize(block)
     }
     fn connect_gossip(&self, outbox: Outbox) {

@@ -102,6 +102,22 @@ impl ToyExecutor {
     }
 }
 
+/// Why the toy executor refuses a finalized block.
+#[derive(Debug, thiserror::Error)]
+pub enum ToyError {
+    /// Not the child of the applied block.
+    #[error("block {height} does not extend applied height {applied}")]
+    NotNext {
+        /// Height of the block.
+        height: u64,
+        /// Applied height.
+        applied: u64,
+    },
+    /// The payload's previous root is not the applied root.
+    #[error("previous state root mismatch")]
+    RootMismatch,
+}
+
 impl Executor for ToyExecutor {
     fn genesis_payload(&self) -> Bytes {
         Bytes::from_static(b"toy-genesis")
@@ -140,7 +156,9 @@ impl Executor for ToyExecutor {
         }
     }
 
-    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, String> {
+    type Error = ToyError;
+
+    fn finalize(&self, block: &ConsensusBlock) -> Result<bool, ToyError> {
         let mut disk = self.disk.lock().unwrap();
         let (last_height, last_digest, last_root) = disk.applied.last().copied().unwrap_or((
             0,
@@ -151,14 +169,14 @@ impl Executor for ToyExecutor {
             return Ok(false);
         }
         if block.height_u64() != last_height + 1 || block.parent_digest() != last_digest {
-            return Err(format!(
-                "block {} does not extend applied height {last_height}",
-                block.height_u64()
-            ));
+            return Err(ToyError::NotNext {
+                height: block.height_u64(),
+                applied: last_height,
+            });
         }
         let payload = block.payload();
         if payload.len() < 32 || payload[..32] != last_root {
-            return Err("previous state root mismatch".into());
+            return Err(ToyError::RootMismatch);
         }
         let root = post_root(&last_root, payload);
         disk.applied.push((block.height_u64(), block.id(), root));
