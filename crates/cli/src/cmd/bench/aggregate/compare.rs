@@ -7,17 +7,6 @@ use serde_json::{json, Value};
 use super::BenchAggregateArgs;
 use crate::Global;
 
-/// Rules the numpy script implements.
-const NUMPY_RULES: [&str; 7] = [
-    "fedavg",
-    "norm_clipping_mean",
-    "coordinate_median",
-    "trimmed_mean",
-    "krum",
-    "multi_krum",
-    "geometric_median",
-];
-
 /// One of our measurements, kept for the numpy comparison.
 pub(super) struct Measured {
     pub(super) n: usize,
@@ -201,10 +190,11 @@ pub(super) fn numpy_comparison(
     ours: &[Measured],
     global: &Global,
 ) -> anyhow::Result<()> {
-    let numpy_rules: Vec<&str> = NUMPY_RULES
+    // `scripts/numpy_aggregate.py` implements exactly the rules that have a speed target.
+    let numpy_rules: Vec<&str> = rules
         .iter()
-        .copied()
-        .filter(|r| rules.iter().any(|x| x == r))
+        .map(String::as_str)
+        .filter(|r| speed_target(r).is_some())
         .collect();
     let numpy = if args.numpy && !numpy_rules.is_empty() {
         run_numpy(args, &numpy_rules)?

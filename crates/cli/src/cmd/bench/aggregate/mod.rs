@@ -53,20 +53,8 @@ pub struct BenchAggregateArgs {
 /// Cap on the runs of one rule in one cell (with `--min-time`).
 const MAX_RUNS: usize = 1000;
 
-const BENCH_RULES: [&str; 12] = [
-    "fedavg",
-    "norm_clipping_mean",
-    "coordinate_median",
-    "trimmed_mean",
-    "krum",
-    "multi_krum",
-    "geometric_median",
-    "centered_clipping",
-    "fltrust",
-    "foolsgold",
-    "nnm+krum",
-    "nnm+trimmed_mean",
-];
+/// The compositions benchmarked besides every rule of [`deai_aggregation::RULE_NAMES`].
+const BENCH_COMPOSITIONS: [&str; 2] = ["nnm+krum", "nnm+trimmed_mean"];
 
 /// The parameters each rule is benchmarked with, for n rows of length d with f = ⌊0.2n⌋.
 fn bench_params(rule: &str, s: &synthetic::Synthetic, f: usize) -> Value {
@@ -160,7 +148,11 @@ fn check_bench_args(args: &BenchAggregateArgs) -> anyhow::Result<()> {
 pub fn run_bench(args: BenchAggregateArgs, global: &Global) -> anyhow::Result<()> {
     check_bench_args(&args)?;
     let rules: Vec<String> = if args.rules.is_empty() {
-        BENCH_RULES.iter().map(|s| s.to_string()).collect()
+        deai_aggregation::RULE_NAMES
+            .iter()
+            .chain(&BENCH_COMPOSITIONS)
+            .map(|s| s.to_string())
+            .collect()
     } else {
         args.rules
             .iter()
