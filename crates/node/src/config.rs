@@ -44,6 +44,8 @@
 //! [gossip]                            # optional; transaction gossip (engine::gossip)
 //! interval_ms = 20                    # shortest time between two batches that are not full
 //! messages_per_second = 100           # batches a peer may send this member (same on every member)
+//! [blobs]                             # optional; blob fetching between members (engine::blobs)
+//! messages_per_second = 100           # blob requests/answers a peer may send this member
 //! ```
 
 use std::{
@@ -141,6 +143,9 @@ pub struct MemberConfig {
     /// Transaction gossip between members (the `[gossip]` table; every field has a default).
     #[serde(default)]
     pub gossip: GossipSettings,
+    /// Blob fetching between members (the `[blobs]` table; every field has a default).
+    #[serde(default)]
+    pub blobs: BlobSettings,
     /// Every validator's key and p2p address (this member included).
     pub peers: Vec<Peer>,
 }
@@ -163,6 +168,25 @@ impl Default for GossipSettings {
     fn default() -> Self {
         Self {
             interval_ms: crate::engine::gossip::DEFAULT_INTERVAL_MS,
+            messages_per_second: 100,
+        }
+    }
+}
+
+/// Blob fetching between members, as written in the `[blobs]` table of `node-N.toml` (see
+/// `engine::blobs`). The size limit of a blob that travels is the `[http] max_blob_bytes` of
+/// the member that receives it, the same limit as an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobSettings {
+    /// Blob requests and answers per second each peer may send this member: the p2p quota of
+    /// the blob channel. Give every member the same value.
+    pub messages_per_second: u32,
+}
+
+impl Default for BlobSettings {
+    fn default() -> Self {
+        Self {
             messages_per_second: 100,
         }
     }
@@ -397,6 +421,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<TestnetReport, ConfigError> {
             gap_expiry_blocks: default_gap_expiry_blocks(),
             http: crate::http::HttpSettings::default(),
             gossip: GossipSettings::default(),
+            blobs: BlobSettings::default(),
             peers: peers.clone(),
         };
         let text = toml::to_string_pretty(&config)

@@ -380,8 +380,8 @@ pub fn run_member(
 ) -> Result<(), DaemonError> {
     let genesis = read_genesis(&config.genesis)?;
     let member = membership(&config, &genesis)?;
-    let ledger = Arc::new(open_member_ledger(&config)?);
     let blobs = open_blobs(config.chain_dir.join("blobs"), &config.http)?;
+    let ledger = Arc::new(open_member_ledger(&config)?.with_blobs(blobs.clone()));
     let listener = bind("HTTP listener", config.listen)?;
     let local = listener.local_addr().map_err(|source| DaemonError::Bind {
         what: "HTTP listener",
@@ -456,6 +456,9 @@ pub fn run_member(
         let gossip_quota = Quota::per_second(
             NonZeroU32::new(config.gossip.messages_per_second).unwrap_or(NonZeroU32::MIN),
         );
+        let blob_quota = Quota::per_second(
+            NonZeroU32::new(config.blobs.messages_per_second).unwrap_or(NonZeroU32::MIN),
+        );
         let mut register = |id: u64, quota| network.register(id, quota);
         let channels = Channels {
             votes: register(engine::CHANNEL_IDS[0], quota),
@@ -464,6 +467,7 @@ pub fn run_member(
             broadcast: register(engine::CHANNEL_IDS[3], quota),
             backfill: register(engine::CHANNEL_IDS[4], quota),
             transactions: register(engine::CHANNEL_IDS[5], gossip_quota),
+            blobs: register(engine::CHANNEL_IDS[6], blob_quota),
         };
         network.start();
         let engine_config = EngineConfig {

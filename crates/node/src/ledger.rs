@@ -48,6 +48,12 @@
 //! wherever a client sent it. Transactions taken for a proposal that is not finalized are put
 //! back after the next finalization.
 //!
+//! # Blobs
+//!
+//! With a blob store ([`ReplicatedLedger::with_blobs`]) the node serves its blobs to peers and
+//! fetches those it lacks from them on demand ([`ReplicatedLedger::fetch_blob`]; the wire and
+//! its checks are `engine::blobs`).
+//!
 //! # Receipts and heads
 //!
 //! The outcomes of every executed block are kept with its speculative post-state; when the
@@ -66,7 +72,7 @@ use std::{
 use bytes::Bytes;
 use deai_chain::{apply_block_with_sigs, build_block_preverified, GenesisConfig, State, TxOutcome};
 use deai_store::{
-    Mempool, MempoolConfig, MempoolError, PreparedCommit, ReceiptIndex, Store,
+    BlobStore, Mempool, MempoolConfig, MempoolError, PreparedCommit, ReceiptIndex, Store,
     StoreError, TxState,
 };
 use deai_types::{
@@ -74,10 +80,12 @@ use deai_types::{
 };
 
 use crate::engine::{
+    blobs::BlobFetcher,
     gossip::{GossipFault, GossipReceipt, Outbox},
     ConsensusBlock, Digest, Executor, PublicKey,
 };
 
+mod blobs;
 mod finalize_error;
 mod gossip;
 pub use finalize_error::FinalizeError;
@@ -213,6 +221,10 @@ pub struct ReplicatedLedger {
     sets: Mutex<BTreeMap<u64, Vec<PublicKey>>>,
     /// Where transactions admitted from clients go to be gossiped (set by the engine).
     outbox: Mutex<Option<Outbox>>,
+    /// The node's blob store, served to peers and filled from them ([`blobs`]).
+    blobs: Option<Arc<BlobStore>>,
+    /// Fetches blobs this node lacks from peers (set by the engine).
+    fetcher: Mutex<Option<BlobFetcher>>,
     /// Locked after `inner` and `mempool` when together.
     receipts: Mutex<ReceiptIndex>,
     heads: tokio::sync::watch::Sender<Height>,
@@ -269,6 +281,8 @@ impl ReplicatedLedger {
             rule: None,
             sets: Mutex::new(BTreeMap::new()),
             outbox: Mutex::new(None),
+            blobs: None,
+            fetcher: Mutex::new(None),
             receipts: Mutex::new(ReceiptIndex::default()),
             heads,
         })
@@ -658,6 +672,14 @@ impl Executor for ReplicatedLedger {
 
     fn finalize(&self, block: &ConsensusBlock) -> Result<bool, FinalizeError> {
         self.finalize_inner(block)
+    }
+
+    fn blob_store(&self) -> Option<Arc<BlobStore>> {
+        self.blobs.clone()
+    }
+
+    fn connect_blobs(&self, fetcher: BlobFetcher) {
+        *lock(&self.fetcher) = Some(fetcher);
     }
 
     fn connect_gossip(&self, outbox: Outbox) {

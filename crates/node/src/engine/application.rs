@@ -13,7 +13,10 @@ use commonware_cryptography::{Digested, Digestible as _};
 use commonware_runtime::Clock;
 use futures::StreamExt as _;
 
+use deai_store::BlobStore;
+
 use super::{
+    blobs::BlobFetcher,
     gossip::{GossipFault, GossipReceipt, Outbox},
     ConsensusBlock, Digest, PublicKey, Scheme,
 };
@@ -82,6 +85,18 @@ pub trait Executor: Send + Sync + 'static {
             refused: txs.len(),
             ..GossipReceipt::default()
         })
+    }
+
+    /// The node's blob store, served to peers and filled from them (see
+    /// [`blobs`](super::blobs)); `None` (the default) runs no blob channel.
+    fn blob_store(&self) -> Option<Arc<BlobStore>> {
+        None
+    }
+
+    /// Takes the fetcher of blobs this node lacks (called each time the engine starts, if
+    /// [`blob_store`](Self::blob_store) is `Some`). The default drops it.
+    fn connect_blobs(&self, fetcher: BlobFetcher) {
+        let _ = fetcher;
     }
 
     /// Why [`finalize`](Self::finalize) could not apply a block; logged with its source chain.

@@ -226,6 +226,7 @@ where
             broadcast: next()?,
             backfill: next()?,
             transactions: next()?,
+            blobs: next()?,
         };
         let config = EngineConfig {
             signer: key,

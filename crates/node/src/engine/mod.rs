@@ -59,15 +59,18 @@
 //!
 //! # Channels
 //!
-//! Six p2p channels ([`Channels`], ids [`CHANNEL_IDS`]): simplex votes, certificates and
-//! certificate backfill (each muxed by epoch), marshal's block broadcast and block backfill, and
-//! transaction gossip. Each has its own per-peer quota, set where the network registers it.
+//! Seven p2p channels ([`Channels`], ids [`CHANNEL_IDS`]): simplex votes, certificates and
+//! certificate backfill (each muxed by epoch), marshal's block broadcast and block backfill,
+//! transaction gossip, and blob fetching ([`blobs`]: commonware's p2p resolver keyed by blob
+//! hash, answers hash- and size-checked). Each has its own per-peer quota, set where the network
+//! registers it.
 //!
 //! Everything is written against commonware's runtime traits, so the same code runs under the
 //! deterministic runtime in tests (simulated network, virtual time) and under tokio with the
 //! authenticated TCP network in `deai node`.
 
 mod application;
+pub mod blobs;
 mod block;
 pub mod cluster;
 pub mod epochs;
@@ -211,7 +214,7 @@ pub struct EngineConfig<B, P> {
     pub gossip: gossip::GossipConfig,
 }
 
-/// The six network channels the engine uses, each a (sender, receiver) pair.
+/// The seven network channels the engine uses, each a (sender, receiver) pair.
 pub struct Channels<S, R> {
     /// Simplex votes.
     pub votes: (S, R),
@@ -225,10 +228,12 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
     /// Transaction gossip ([`gossip`]).
     pub transactions: (S, R),
+    /// Blob fetching ([`blobs`]).
+    pub blobs: (S, R),
 }
 
 /// Channel ids on the p2p network, in [`Channels`] order.
-pub const CHANNEL_IDS: [u64; 6] = [0, 1, 2, 3, 4, 5];
+pub const CHANNEL_IDS: [u64; 7] = [0, 1, 2, 3, 4, 5, 6];
 
 /// What the orchestrator reacts to.
 pub(crate) enum Event {
@@ -258,6 +263,8 @@ pub struct Running {
     pub finalizer: Handle<()>,
     /// The transaction gossip's task.
     pub gossip: Handle<()>,
+    /// The blob resolver's task (`None` if the executor has no blob store).
+    pub blobs: Option<Handle<()>>,
 }
 
 /// Builds the signing scheme of `signer` over `validators`.
@@ -405,6 +412,29 @@ where
         .child("gossip")
         .spawn(move |context| gossip_actor.run(context, channels.transactions));
 
+    // Blob fetching: the executor gets the fetcher before anything can ask for a blob.
+    let blobs_handle = executor.blob_store().map(|store| {
+        let (producer, consumer, fetcher) = blobs::parts(store);
+        let (engine, mailbox) = commonware_resolver::p2p::Engine::new(
+            context.child("blobs"),
+            commonware_resolver::p2p::Config {
+                peer_provider: config.peer_provider.clone(),
+                blocker: config.blocker.clone(),
+                consumer,
+                producer,
+                mailbox_size,
+                me: Some(me.clone()),
+                fetch_timeout: NonZeroDuration::new(config.timing.fetch_timeout)
+                    .unwrap_or(NonZeroDuration::new_panic(Duration::from_secs(1))),
+                fetch_retry_delay: Duration::from_millis(100),
+                priority_requests: false,
+                priority_responses: false,
+            },
+        );
+        executor.connect_blobs(fetcher(mailbox));
+        engine.start(channels.blobs)
+    });
+
     let application = Application::new(executor, config.timing.idle_block_interval);
     let inline = Inline::new(
         context.child("application"),
@@ -438,6 +468,7 @@ where
         marshal: marshal_handle,
         finalizer: finalizer_handle,
         gossip: gossip_handle,
+        blobs: blobs_handle,
     })
 }
 

@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod blob_fetch;
 mod blobs;
 mod epochs;
 mod gossip;
