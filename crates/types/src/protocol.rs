@@ -346,7 +346,7 @@ pub fn commitment_hash(key: &CommitKey, preimage: &[u8]) -> Hash32 {
 pub struct UpdatePreimage {
     /// Content address of the update blob (its blake3 hash).
     pub blob: Hash32,
-    /// Length of the blob in bytes.
+    /// Number of values (`f32`) in the update; its blob holds four bytes per value.
     pub len: u64,
     /// Random salt.
     pub salt: [u8; 32],
