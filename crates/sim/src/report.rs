@@ -48,7 +48,7 @@ pub fn gap_points(accuracy: f32, reference: f32) -> f64 {
 
 /// The headline numbers of a run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct RunSummary {
     /// Scenario name.
     pub scenario: String,
     /// Seed.
@@ -111,7 +111,7 @@ pub fn caught(report: &RunReport, i: usize) -> String {
     }
 }
 
-impl Summary {
+impl RunSummary {
     /// Builds the summary of a run against its references.
     pub fn of(report: &RunReport, refs: &References<'_>, provenance: Provenance) -> Self {
         let totals = report.total_rewards();
@@ -226,7 +226,7 @@ pub fn write(
     report: &RunReport,
     all_honest: Option<&RunReport>,
     provenance: Provenance,
-) -> Result<Summary, SimError> {
+) -> Result<RunSummary, SimError> {
     let refs = References {
         all_honest,
         ..References::default()
@@ -240,8 +240,8 @@ pub fn write_with(
     report: &RunReport,
     refs: &References<'_>,
     provenance: Provenance,
-) -> Result<Summary, SimError> {
-    let summary = Summary::of(report, refs, provenance);
+) -> Result<RunSummary, SimError> {
+    let summary = RunSummary::of(report, refs, provenance);
     write_atomic(&dir.join("summary.json"), to_json(&summary)?.as_bytes())?;
     write_atomic(&dir.join("run.json"), to_json(report)?.as_bytes())?;
     write_atomic(
@@ -381,7 +381,7 @@ pub fn write_with(
 }
 
 /// One line per reference that ran (accuracy and gap in points), each starting with `prefix`.
-pub fn reference_lines(summary: &Summary, prefix: &str) -> String {
+pub fn reference_lines(summary: &RunSummary, prefix: &str) -> String {
     let mut out = String::new();
     let lines = [
         (
