@@ -149,6 +149,15 @@ pub trait Backend: Send + Sync + 'static {
     fn tx_state(&self, hash: &Hash32) -> Result<Option<TxState>, StoreError>;
     /// The height of the last final block, updated whenever a block becomes final.
     fn heads(&self) -> watch::Receiver<Height>;
+    /// A blob this node lacks, fetched from its peers within a bounded wait (and stored
+    /// locally); `None` if no peer answered with it in time. The default has no peers.
+    fn fetch_blob(
+        &self,
+        hash: Hash32,
+    ) -> impl std::future::Future<Output = Option<bytes::Bytes>> + Send {
+        let _ = hash;
+        std::future::ready(None)
+    }
 }
 
 /// Errors returned by the API.

@@ -88,6 +88,7 @@ use crate::engine::{
 mod blobs;
 mod finalize_error;
 mod gossip;
+pub use blobs::PEER_BLOB_WAIT;
 pub use finalize_error::FinalizeError;
 pub use gossip::GossipError;
 

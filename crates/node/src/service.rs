@@ -26,7 +26,7 @@ use tracing::{error, info};
 
 use crate::{
     http::{Backend, SubmitError},
-    ledger::{LedgerError, ReplicatedLedger},
+    ledger::{LedgerError, ReplicatedLedger, PEER_BLOB_WAIT},
 };
 
 /// The embedded chain behind a lock, with a block producer the node calls on a timer.
@@ -165,6 +165,10 @@ impl Backend for ReplicatedLedger {
 
     fn heads(&self) -> watch::Receiver<Height> {
         ReplicatedLedger::heads(self)
+    }
+
+    async fn fetch_blob(&self, hash: Hash32) -> Option<bytes::Bytes> {
+        ReplicatedLedger::fetch_blob(self, &hash, PEER_BLOB_WAIT).await
     }
 }
 

@@ -27,7 +27,8 @@
 //! - **Limit:** there is no chain parameter for blob size yet, so the limit is each node's
 //!   configured maximum blob size ([`BlobStore::max_bytes`], `[http] max_blob_bytes`); nodes of
 //!   one network should configure the same value. A blob must also fit in one p2p message
-//!   (the network's maximum message size minus the resolver's framing).
+//!   (the network's maximum message size minus the resolver's framing): [`wire_limit`] is the
+//!   smaller of the two, and a producer checks a blob's size on disk before it reads it.
 //! - **Fetching** ([`BlobFetcher`]): a local blob is returned at once; otherwise the key is
 //!   fetched from every peer of the latest set until one answers validly or the caller stops
 //!   waiting ([`BlobFetcher::fetch_within`] bounds the wait and cancels the fetch).
@@ -72,16 +73,24 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The largest blob that travels: the store's limit, and what fits one p2p message of
+/// `max_message_bytes` after the resolver's framing.
+pub fn wire_limit(store: &BlobStore, max_message_bytes: usize) -> u64 {
+    let fits = max_message_bytes.saturating_sub(p2p::MAX_RESPONSE_OVERHEAD) as u64;
+    store.max_bytes().min(fits)
+}
+
 /// Serves blobs of the local store to peers.
 #[derive(Clone)]
 pub struct Producer {
     store: Arc<BlobStore>,
+    limit: u64,
 }
 
 impl Producer {
-    /// Serves from `store`.
-    pub fn new(store: Arc<BlobStore>) -> Self {
-        Self { store }
+    /// Serves from `store` the blobs of at most `limit` bytes.
+    pub fn new(store: Arc<BlobStore>, limit: u64) -> Self {
+        Self { store, limit }
     }
 }
 
@@ -90,13 +99,14 @@ impl p2p::Producer for Producer {
 
     fn produce(&mut self, key: BlobKey) -> oneshot::Receiver<Bytes> {
         let (tx, rx) = oneshot::channel();
-        match self.store.get(&Hash32(key.0)) {
-            Ok(bytes) if bytes.len() as u64 <= self.store.max_bytes() => {
-                let _ = tx.send(Bytes::from(bytes));
-            }
-            // Not here (or over the limit): dropping the sender answers "no data".
-            _ => {}
+        let hash = Hash32(key.0);
+        // The size first, so a blob too big to travel is never read.
+        let fits =
+            std::fs::metadata(self.store.path_of(&hash)).is_ok_and(|m| m.len() <= self.limit);
+        if let Some(bytes) = fits.then(|| self.store.get(&hash).ok()).flatten() {
+            let _ = tx.send(Bytes::from(bytes));
         }
+        // Otherwise the sender is dropped: the resolver answers "no data".
         rx
     }
 }
@@ -105,13 +115,14 @@ impl p2p::Producer for Producer {
 #[derive(Clone)]
 pub struct Consumer {
     store: Arc<BlobStore>,
+    limit: u64,
     waiters: Waiters,
 }
 
 impl Consumer {
     /// Whether `value` is the blob of `key` within the limit; stores it and wakes the waiters.
     fn accept(&self, key: &BlobKey, value: &Bytes) -> bool {
-        let max = self.store.max_bytes();
+        let max = self.limit;
         if value.len() as u64 > max {
             warn!(
                 len = value.len(),
@@ -209,17 +220,19 @@ impl BlobFetcher {
     }
 }
 
-/// Builds the producer, the consumer and the fetcher over `store` for a resolver engine whose
-/// mailbox is `mailbox`.
+/// Builds the producer and the consumer over `store` (blobs of at most `limit` bytes, see
+/// [`wire_limit`]), and the function that makes the fetcher from the resolver's mailbox.
 pub fn parts(
     store: Arc<BlobStore>,
+    limit: u64,
 ) -> (Producer, Consumer, impl FnOnce(BlobMailbox) -> BlobFetcher) {
     let waiters = Waiters::default();
     let consumer = Consumer {
         store: store.clone(),
+        limit,
         waiters: waiters.clone(),
     };
-    let producer = Producer::new(store.clone());
+    let producer = Producer::new(store.clone(), limit);
     let fetcher = move |mailbox| BlobFetcher {
         store,
         mailbox,

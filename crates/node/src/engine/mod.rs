@@ -414,7 +414,8 @@ where
 
     // Blob fetching: the executor gets the fetcher before anything can ask for a blob.
     let blobs_handle = executor.blob_store().map(|store| {
-        let (producer, consumer, fetcher) = blobs::parts(store);
+        let limit = blobs::wire_limit(&store, config.gossip.max_message_bytes);
+        let (producer, consumer, fetcher) = blobs::parts(store, limit);
         let (engine, mailbox) = commonware_resolver::p2p::Engine::new(
             context.child("blobs"),
             commonware_resolver::p2p::Config {

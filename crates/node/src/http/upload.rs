@@ -329,10 +329,17 @@ pub(super) async fn get_blob<B: Backend>(
 ) -> Result<Response, ApiError> {
     let hash: Hash32 = parse("blob hash (64 hex characters)", &hash)?;
     let blobs = api.blobs.clone();
-    let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
+    let found = tokio::task::spawn_blocking(move || blobs.get(&hash))
         .await
-        .map_err(join_error)?
-        .map_err(blob_error)?;
+        .map_err(join_error)?;
+    let bytes = match found {
+        // Not here: a replicated node asks its peers (hash- and size-checked, then stored).
+        Err(err @ BlobError::NotFound { .. }) => match api.backend.fetch_blob(hash).await {
+            Some(bytes) => Vec::from(bytes),
+            None => return Err(blob_error(err)),
+        },
+        other => other.map_err(blob_error)?,
+    };
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],
         Body::from(bytes),

@@ -8,6 +8,9 @@ use deai_store::BlobStore;
 use deai_types::Hash32;
 
 use super::{lock, ReplicatedLedger};
+
+/// How long `GET /v1/blob/{hash}` on a node that lacks the blob waits for a peer to send it.
+pub const PEER_BLOB_WAIT: Duration = Duration::from_secs(3);
 use crate::engine::blobs::BlobFetcher;
 
 impl ReplicatedLedger {
