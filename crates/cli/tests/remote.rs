@@ -14,7 +14,7 @@ use std::time::Duration;
 use deai_chain::GenesisConfig;
 use deai_node::http::{router, Backend as _};
 use deai_node::service::Embedded;
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use deai_types::{AccountId, Amount, ChainId, Height, Params};
 
 mod common;
@@ -60,8 +60,12 @@ impl Node {
             stakes: Vec::new(),
             params: Params::default(),
         };
-        let chain =
-            EmbeddedChain::init(dir.path().join("chain"), &genesis, NodeConfig::default()).unwrap();
+        let chain = EmbeddedChain::init(
+            dir.path().join("chain"),
+            &genesis,
+            EmbeddedConfig::default(),
+        )
+        .unwrap();
         let chain = Arc::new(Embedded::new(chain));
         let blobs = Arc::new(BlobStore::open(dir.path().join("blobs")).unwrap());
         let app = router(chain.clone(), blobs, 10_000.0);

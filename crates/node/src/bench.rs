@@ -17,7 +17,7 @@ use std::{
 
 use commonware_runtime::{deterministic, Clock as _, Runner as _, Supervisor as _};
 use deai_chain::GenesisConfig;
-use deai_store::{EmbeddedChain, NodeConfig};
+use deai_store::{EmbeddedChain, EmbeddedConfig};
 use deai_types::{Amount, Call, ChainId, Keypair, Nonce, SignedTx, Tx};
 
 use crate::{
@@ -154,9 +154,9 @@ fn embedded(
     let mut chain = EmbeddedChain::init(
         dir.path(),
         genesis,
-        NodeConfig {
+        EmbeddedConfig {
             max_block_txs: cfg.block_txs,
-            ..NodeConfig::default()
+            ..EmbeddedConfig::default()
         },
     )
     .map_err(setup)?;

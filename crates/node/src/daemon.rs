@@ -40,7 +40,7 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{ordered::Map, NZUsize, NZU32};
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig, Store};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig, Store};
 use tracing::{error, info, warn};
 
 use crate::{
@@ -75,7 +75,7 @@ pub enum DaemonError {
     },
     /// The embedded chain failed.
     #[error("embedded chain: {0}")]
-    Chain(#[from] deai_store::NodeError),
+    Chain(#[from] deai_store::EmbeddedError),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] deai_store::StoreError),
@@ -199,9 +199,9 @@ pub fn run_single(
     }
     let chain = EmbeddedChain::open(
         &options.data_dir,
-        NodeConfig {
+        EmbeddedConfig {
             max_block_txs: options.block_txs.max(1),
-            ..NodeConfig::default()
+            ..EmbeddedConfig::default()
         },
     )?
     .with_idle_block_interval(

@@ -24,7 +24,7 @@ use std::{
 };
 
 use deai_chain::GenesisConfig;
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use deai_types::{encode, Amount, Call, ChainId, Nonce, SignedTx, Tx};
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
@@ -300,9 +300,9 @@ pub fn http_load(cfg: HttpLoad) -> Result<HttpLoadReport, LoadError> {
     let chain = EmbeddedChain::init(
         dir.path(),
         &genesis,
-        NodeConfig {
+        EmbeddedConfig {
             max_block_txs: 4_096,
-            ..NodeConfig::default()
+            ..EmbeddedConfig::default()
         },
     )
     .map_err(setup)?;

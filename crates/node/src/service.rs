@@ -17,7 +17,7 @@ use deai_api::NodeMode;
 use deai_chain::State;
 use deai_store::{
     blob::{referenced_blobs, GcReport},
-    BlobError, BlobStore, EmbeddedChain, NodeError, ProducedBlock, ReceiptIndex, StoreError,
+    BlobError, BlobStore, EmbeddedChain, EmbeddedError, ProducedBlock, ReceiptIndex, StoreError,
     TxState,
 };
 use deai_types::{Block, Hash32, Header, Height, SignedTx};
@@ -66,7 +66,7 @@ impl Embedded {
     /// Produces a block if one is due at `timestamp_ms` (a transaction is ready, or the idle
     /// interval has passed: `EmbeddedChain::produce_if_due`); `None` otherwise. Records the
     /// block's outcomes, then announces its height.
-    pub fn produce(&self, timestamp_ms: u64) -> Result<Option<ProducedBlock>, NodeError> {
+    pub fn produce(&self, timestamp_ms: u64) -> Result<Option<ProducedBlock>, EmbeddedError> {
         let mut chain = self.lock();
         let produced = chain.produce_if_due(timestamp_ms)?;
         if let Some(p) = &produced {
@@ -83,7 +83,7 @@ impl Embedded {
     }
 
     /// Makes every produced block durable (for shutdown).
-    pub fn flush(&self) -> Result<(), NodeError> {
+    pub fn flush(&self) -> Result<(), EmbeddedError> {
         self.lock().flush()
     }
 }
@@ -101,7 +101,7 @@ impl Backend for Embedded {
                 lock(&self.receipts).submitted(hash, signer, nonce);
                 Ok(hash)
             }
-            Err(NodeError::Rejected(e)) => Err(SubmitError::Rejected(e.to_string())),
+            Err(EmbeddedError::Rejected(e)) => Err(SubmitError::Rejected(e.to_string())),
             Err(other) => Err(SubmitError::Internal(other.to_string())),
         }
     }

@@ -106,7 +106,7 @@ impl ChainPort for EmbeddedPort {
             |signer, nonce| mempool.contains(signer, nonce, hash),
             |hash| store.tx_location(hash),
         );
-        Ok(match known.map_err(deai_store::NodeError::from)? {
+        Ok(match known.map_err(deai_store::EmbeddedError::from)? {
             None => TxState::Unknown,
             Some(StoreTxState::Pending) => TxState::Pending,
             Some(StoreTxState::Included {

@@ -105,7 +105,7 @@ pub struct OpenOffence {
 pub enum PortError {
     /// The embedded chain refused a transaction or failed to produce or store a block.
     #[error(transparent)]
-    Chain(#[from] deai_store::NodeError),
+    Chain(#[from] deai_store::EmbeddedError),
     /// The embedded blob store failed: no such blob, over the size limit, or I/O.
     #[error(transparent)]
     Blob(#[from] deai_store::BlobError),

@@ -53,7 +53,7 @@ pub enum SimError {
     Aggregation(#[from] deai_aggregation::AggregationError),
     /// The embedded chain failed.
     #[error(transparent)]
-    Node(#[from] deai_store::NodeError),
+    Node(#[from] deai_store::EmbeddedError),
     /// The blob store failed.
     #[error(transparent)]
     Blob(#[from] deai_store::BlobError),

@@ -24,9 +24,9 @@
 
 pub mod blob;
 pub mod committer;
+pub mod embedded;
 pub mod error;
 pub mod mempool;
-pub mod node;
 pub mod receipts;
 pub mod sigs;
 pub mod store;
@@ -34,11 +34,11 @@ pub mod verify;
 
 pub use blob::{BlobError, BlobStore, DEFAULT_MAX_BLOB_BYTES};
 pub use committer::Committer;
+pub use embedded::{
+    CommitMode, EmbeddedChain, EmbeddedConfig, EmbeddedError, ProducedBlock, DEFAULT_IDLE_BLOCK_MS,
+};
 pub use error::StoreError;
 pub use mempool::{Mempool, MempoolConfig, MempoolError, VerifiedBatch, DEFAULT_GAP_EXPIRY_BLOCKS};
-pub use node::{
-    CommitMode, EmbeddedChain, NodeConfig, NodeError, ProducedBlock, DEFAULT_IDLE_BLOCK_MS,
-};
 pub use receipts::{ReceiptIndex, TxRecord, TxState, DEFAULT_RECEIPT_CAPACITY};
 pub use sigs::SigVerifier;
 pub use store::{schema, PreparedCommit, Store, TxLocation, DB_FILE};

@@ -9,7 +9,8 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use deai_store::{EmbeddedChain, NodeConfig};
+use deai_api::Decimal;
+use deai_store::{EmbeddedChain, EmbeddedConfig};
 use deai_types::{
     AccountId, Amount, Call, CommitKey, CommitKind, Fixed, Hash32, Mechanism, Nonce, ParamChange,
     PhaseWindow, ProposalId, Role, Round, SignedTx, TaskId, TaskSpec, Tx, Window,
@@ -358,7 +359,7 @@ pub(super) fn build_call(
 fn open_chain(global: &Global) -> anyhow::Result<EmbeddedChain> {
     Ok(EmbeddedChain::open(
         &global.data_dir,
-        NodeConfig::default(),
+        EmbeddedConfig::default(),
     )?)
 }
 
@@ -416,7 +417,7 @@ pub fn run_tx(args: TxArgs, global: &Global) -> anyhow::Result<()> {
         Ok(receipt) => {
             if global.json {
                 print_json(&json!({"status": "ok", "tx": hash.to_string(),
-                    "height": height, "index": index, "receipt": receipt}))?;
+                    "height": height, "index": index, "receipt": Decimal(receipt)}))?;
             } else {
                 println!("transaction {hash} included in block {height} (index {index}): ok");
                 println!("receipt: {}", serde_json::to_string(receipt)?);
@@ -427,7 +428,7 @@ pub fn run_tx(args: TxArgs, global: &Global) -> anyhow::Result<()> {
             if global.json {
                 print_json(&json!({"status": "failed", "tx": hash.to_string(),
                     "height": height, "index": index, "error": err.to_string(),
-                    "error_detail": err}))?;
+                    "error_detail": Decimal(err)}))?;
             }
             bail!(
                 "transaction {hash} was included in block {height} but failed: {err} \

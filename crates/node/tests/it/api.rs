@@ -19,7 +19,7 @@ use deai_node::{
     http::{router_with, serve, Backend as _, HttpSettings},
     service::Embedded,
 };
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use deai_types::{
     encode, Amount, Call, ChainId, Hash32, Height, Keypair, Nonce, SignedTx, TaskId, Tx,
 };
@@ -148,7 +148,7 @@ async fn outcomes_older_than_the_window_are_included_without_them() {
     let chain = EmbeddedChain::init(
         dir.path().join("chain"),
         &genesis(&users),
-        NodeConfig::default(),
+        EmbeddedConfig::default(),
     )
     .unwrap();
     let node = Arc::new(Embedded::new(chain).with_receipt_capacity(1));
@@ -304,7 +304,7 @@ async fn a_waiting_client_does_not_hold_up_shutdown() {
     let chain = EmbeddedChain::init(
         dir.path().join("chain"),
         &genesis(&users(1)),
-        NodeConfig::default(),
+        EmbeddedConfig::default(),
     )
     .unwrap();
     let node = Arc::new(Embedded::new(chain));
@@ -351,9 +351,10 @@ struct Served {
 impl Served {
     fn start(genesis: &GenesisConfig) -> Served {
         let dir = tempfile::tempdir().unwrap();
-        let chain = EmbeddedChain::init(dir.path().join("chain"), genesis, NodeConfig::default())
-            .unwrap()
-            .with_idle_block_interval(50);
+        let chain =
+            EmbeddedChain::init(dir.path().join("chain"), genesis, EmbeddedConfig::default())
+                .unwrap()
+                .with_idle_block_interval(50);
         let node = Arc::new(Embedded::new(chain));
         let blobs = Arc::new(BlobStore::open(dir.path().join("blobs")).unwrap());
         let settings = HttpSettings::default();

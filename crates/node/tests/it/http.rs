@@ -12,7 +12,7 @@ use deai_node::{
     http::{router_with, HttpSettings},
     service::Embedded,
 };
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use deai_types::{encode, ChainId, Hash32, Keypair};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
@@ -46,7 +46,7 @@ pub(crate) fn fixture_with(rate: f64, settings: HttpSettings) -> Fixture {
     let chain = EmbeddedChain::init(
         dir.path().join("chain"),
         &genesis(&users),
-        NodeConfig::default(),
+        EmbeddedConfig::default(),
     )
     .unwrap();
     let node = Arc::new(Embedded::new(chain));

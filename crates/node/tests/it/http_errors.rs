@@ -12,7 +12,7 @@ use deai_node::{
     http::{router, router_with, ErrorBody, HttpSettings},
     service::Embedded,
 };
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use http_body_util::BodyExt as _;
 use proptest::prelude::*;
 use tower::ServiceExt as _;
@@ -24,7 +24,7 @@ fn app(rate: f64) -> (tempfile::TempDir, Router) {
     let chain = EmbeddedChain::init(
         dir.path().join("chain"),
         &genesis(&users(2)),
-        NodeConfig::default(),
+        EmbeddedConfig::default(),
     )
     .unwrap();
     let node = Arc::new(Embedded::new(chain));
@@ -182,7 +182,7 @@ proptest! {
         let (_dir, app) = app(1e9);
         let plain = {
             let dir = tempfile::tempdir().unwrap();
-            let chain = EmbeddedChain::init(dir.path().join("c"), &genesis(&users(1)), NodeConfig::default()).unwrap();
+            let chain = EmbeddedChain::init(dir.path().join("c"), &genesis(&users(1)), EmbeddedConfig::default()).unwrap();
             let blobs = Arc::new(BlobStore::open(dir.path().join("b")).unwrap());
             (dir, router(Arc::new(Embedded::new(chain)), blobs, 1e9))
         };

@@ -10,7 +10,7 @@ use deai_node::{
     http::{router_with, serve, HttpSettings},
     service::Embedded,
 };
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::TcpStream,
@@ -41,7 +41,7 @@ async fn start(settings: HttpSettings) -> Server {
     let chain = EmbeddedChain::init(
         dir.path().join("chain"),
         &genesis(&users(2)),
-        NodeConfig::default(),
+        EmbeddedConfig::default(),
     )
     .unwrap();
     let node = Arc::new(Embedded::new(chain));

@@ -3,7 +3,7 @@
 use deai_aggregation::FedAvg;
 use deai_chain::GenesisConfig;
 use deai_roles::{ChainPort, EmbeddedPort, RoundOf, Signer, TaskProposer};
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig, ProducedBlock};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig, ProducedBlock};
 use deai_types::{
     Amount, Call, ChainId, CommitKind, Fixed, Hash32, Keypair, Mechanism, PhaseWindow, Role, Round,
     TaskId, TaskSpec, Window,
@@ -71,7 +71,7 @@ impl Net {
             (0..=roles.len() as u8).map(|i| key(i).account()),
             Amount(FUND),
         );
-        let chain = EmbeddedChain::init(dir.path(), &genesis, NodeConfig::default()).unwrap();
+        let chain = EmbeddedChain::init(dir.path(), &genesis, EmbeddedConfig::default()).unwrap();
         let blobs = BlobStore::open(dir.path().join("blobs")).unwrap();
         let mut net = Net {
             port: EmbeddedPort::new(chain, blobs),

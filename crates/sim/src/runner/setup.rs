@@ -25,7 +25,7 @@ use deai_ml::{LocalCfg, ModelKind};
 use deai_roles::{
     ChainPort, EmbeddedPort, MinerRole, Signer, TaskProposer, ValidatorRole, VoterRole,
 };
-use deai_store::{BlobStore, EmbeddedChain, NodeConfig};
+use deai_store::{BlobStore, EmbeddedChain, EmbeddedConfig};
 use deai_types::{
     Amount, Call, ChainId, CommitKind, Fixed, Hash32, Keypair, Mechanism, Params, PhaseWindow,
     Role, TaskId, TaskSpec, Window,
@@ -428,7 +428,7 @@ impl Sim {
         );
         let cast = Cast::new(scenario, &data, measurement == Measurement::HonestOnly)?;
         let genesis = cast.genesis(scenario, &proposer)?;
-        let chain = EmbeddedChain::init(&opts.dir, &genesis, NodeConfig::default())?;
+        let chain = EmbeddedChain::init(&opts.dir, &genesis, EmbeddedConfig::default())?;
         let mut port = EmbeddedPort::new(chain, blobs);
 
         let global = kind.init(seed);

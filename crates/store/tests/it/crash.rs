@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use deai_store::{
-    account_nonce, verify_chain, CommitMode, EmbeddedChain, NodeConfig, NodeError, Store,
+    account_nonce, verify_chain, CommitMode, EmbeddedChain, EmbeddedConfig, EmbeddedError, Store,
     StoreError,
 };
 use deai_types::Height;
@@ -39,14 +39,14 @@ fn child_process_entry() {
         Ok("pipelined") => CommitMode::Pipelined { depth: 2 },
         _ => CommitMode::Sync,
     };
-    let config = NodeConfig {
+    let config = EmbeddedConfig {
         commit,
-        ..NodeConfig::default()
+        ..EmbeddedConfig::default()
     };
     let k = keys(KEYS);
     let mut chain = match EmbeddedChain::open(&dir, config) {
         Ok(c) => c,
-        Err(NodeError::Store(StoreError::NotInitialized { .. })) => {
+        Err(EmbeddedError::Store(StoreError::NotInitialized { .. })) => {
             EmbeddedChain::init(&dir, &genesis(&k), config).unwrap()
         }
         Err(e) => panic!("child could not open the chain: {e}"),

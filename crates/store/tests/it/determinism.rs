@@ -1,7 +1,7 @@
 //! Same transactions → same blocks and state roots, in independent runs.
 
 use deai_chain::State;
-use deai_store::{CommitMode, EmbeddedChain, NodeConfig, Store};
+use deai_store::{CommitMode, EmbeddedChain, EmbeddedConfig, Store};
 use deai_types::{Hash32, Height};
 
 use crate::common::{genesis, keys, transfers_for_block};
@@ -10,9 +10,9 @@ fn run(mode: CommitMode) -> Vec<(Hash32, Hash32)> {
     let dir = tempfile::tempdir().unwrap();
     let k = keys(7);
     let mut nonces = vec![0; k.len()];
-    let config = NodeConfig {
+    let config = EmbeddedConfig {
         commit: mode,
-        ..NodeConfig::default()
+        ..EmbeddedConfig::default()
     };
     let mut chain = EmbeddedChain::init(dir.path(), &genesis(&k), config).unwrap();
     for b in 1..=8u64 {

@@ -4,8 +4,8 @@
 
 use deai_chain::{GenesisConfig, State};
 use deai_store::{
-    EmbeddedChain, Mempool, MempoolConfig, MempoolError, NodeConfig, NodeError, SigVerifier,
-    VerifiedBatch,
+    EmbeddedChain, EmbeddedConfig, EmbeddedError, Mempool, MempoolConfig, MempoolError,
+    SigVerifier, VerifiedBatch,
 };
 use deai_types::crypto::{NON_CANONICAL_SMALL_ORDER_ENCODINGS, SMALL_ORDER_ENCODINGS};
 use deai_types::{AccountId, Amount, Call, Nonce, SigError, Signature, SignedTx, Tx};
@@ -20,7 +20,10 @@ fn genesis_with_small_order(honest: &[deai_types::Keypair]) -> GenesisConfig {
         .map(|a| AccountId(*a));
     GenesisConfig::funded(
         chain_id(),
-        honest.iter().map(deai_types::Keypair::account).chain(small_order),
+        honest
+            .iter()
+            .map(deai_types::Keypair::account)
+            .chain(small_order),
         Amount(BALANCE),
     )
     .with_time_ms(1_000)
@@ -74,10 +77,13 @@ fn identity_key_forgery_is_refused_by_insert_and_submit() {
     assert!(mp.is_empty());
 
     let dir = tempfile::tempdir().unwrap();
-    let mut chain = EmbeddedChain::init(dir.path(), &cfg, NodeConfig::default()).unwrap();
+    let mut chain = EmbeddedChain::init(dir.path(), &cfg, EmbeddedConfig::default()).unwrap();
     let err = chain.submit(stx.clone()).unwrap_err();
     assert!(
-        matches!(err, NodeError::Rejected(MempoolError::BadSignature { .. })),
+        matches!(
+            err,
+            EmbeddedError::Rejected(MempoolError::BadSignature { .. })
+        ),
         "{err}"
     );
     let res = chain.submit_batch(vec![stx]);

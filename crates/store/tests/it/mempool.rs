@@ -1,7 +1,9 @@
 //! Mempool admission rules and ordering.
 
 use deai_chain::State;
-use deai_store::{EmbeddedChain, Mempool, MempoolConfig, MempoolError, NodeConfig, NodeError};
+use deai_store::{
+    EmbeddedChain, EmbeddedConfig, EmbeddedError, Mempool, MempoolConfig, MempoolError,
+};
 use deai_types::{Amount, Call, ChainId, Nonce, Tx};
 
 use crate::common::{chain_id, genesis, keys, transfer};
@@ -164,14 +166,15 @@ fn stale_nonces_are_rejected_after_a_block_and_batch_admission_matches_single() 
     let dir = tempfile::tempdir().unwrap();
     let k = keys(3);
     let to = k[1].account();
-    let mut chain = EmbeddedChain::init(dir.path(), &genesis(&k), NodeConfig::default()).unwrap();
+    let mut chain =
+        EmbeddedChain::init(dir.path(), &genesis(&k), EmbeddedConfig::default()).unwrap();
     chain.submit(transfer(&k[0], 0, to, 5)).unwrap();
     chain.produce_block(1).unwrap();
     let err = chain.submit(transfer(&k[0], 0, to, 6)).unwrap_err();
     assert!(
         matches!(
             err,
-            NodeError::Rejected(MempoolError::StaleNonce {
+            EmbeddedError::Rejected(MempoolError::StaleNonce {
                 nonce: 0,
                 expected: 1,
                 ..

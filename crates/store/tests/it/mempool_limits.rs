@@ -2,7 +2,7 @@
 //! transactions expire, and a full pool evicts by fee.
 
 use deai_chain::{GenesisConfig, State};
-use deai_store::{EmbeddedChain, Mempool, MempoolConfig, MempoolError, NodeConfig};
+use deai_store::{EmbeddedChain, EmbeddedConfig, Mempool, MempoolConfig, MempoolError};
 use deai_types::{Amount, Call, Keypair, Nonce, Params, SignedTx, Tx};
 
 use crate::common::{chain_id, genesis, keys, transfer};
@@ -102,7 +102,7 @@ fn gapped_transactions_expire_after_the_configured_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let k = keys(3);
     let to = k[2].account();
-    let mut chain = EmbeddedChain::init(dir.path(), &genesis(&k), NodeConfig::default())
+    let mut chain = EmbeddedChain::init(dir.path(), &genesis(&k), EmbeddedConfig::default())
         .unwrap()
         .with_gap_expiry(3);
     assert_eq!(chain.mempool().gap_expiry_blocks(), 3);
@@ -201,7 +201,8 @@ fn has_ready_follows_admissions_removals_and_new_states() {
     let dir = tempfile::tempdir().unwrap();
     let k = keys(3);
     let to = k[2].account();
-    let mut chain = EmbeddedChain::init(dir.path(), &genesis(&k), NodeConfig::default()).unwrap();
+    let mut chain =
+        EmbeddedChain::init(dir.path(), &genesis(&k), EmbeddedConfig::default()).unwrap();
     let mut mp = Mempool::new(chain_id(), MempoolConfig::default());
     let s0 = chain.state().clone();
     assert!(!mp.has_ready(&s0));

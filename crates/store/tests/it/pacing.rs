@@ -2,7 +2,7 @@
 //! while idle at most one empty block per idle interval — driven by the `now_ms` input, no
 //! wall clock.
 
-use deai_store::{EmbeddedChain, NodeConfig, DEFAULT_IDLE_BLOCK_MS};
+use deai_store::{EmbeddedChain, EmbeddedConfig, DEFAULT_IDLE_BLOCK_MS};
 
 use crate::common::{genesis, keys, transfer};
 
@@ -11,7 +11,7 @@ fn an_idle_producer_makes_one_empty_block_per_interval() {
     let dir = tempfile::tempdir().unwrap();
     let k = keys(2);
     let g = genesis(&k);
-    let mut chain = EmbeddedChain::init(dir.path(), &g, NodeConfig::default()).unwrap();
+    let mut chain = EmbeddedChain::init(dir.path(), &g, EmbeddedConfig::default()).unwrap();
     let start = g.genesis_time_ms;
     // A transaction stuck behind a nonce gap does not make the pool busy.
     chain.submit(transfer(&k[0], 5, k[1].account(), 1)).unwrap();
@@ -42,7 +42,7 @@ fn a_ready_transaction_is_produced_at_the_next_tick() {
     let dir = tempfile::tempdir().unwrap();
     let k = keys(2);
     let g = genesis(&k);
-    let mut chain = EmbeddedChain::init(dir.path(), &g, NodeConfig::default())
+    let mut chain = EmbeddedChain::init(dir.path(), &g, EmbeddedConfig::default())
         .unwrap()
         .with_idle_block_interval(60_000);
     let t0 = g.genesis_time_ms;

@@ -1,6 +1,6 @@
 //! Store round trips and atomic commits.
 
-use deai_store::{CommitMode, EmbeddedChain, NodeConfig, Store, StoreError};
+use deai_store::{CommitMode, EmbeddedChain, EmbeddedConfig, Store, StoreError};
 use deai_types::{Hash32, Height};
 
 use crate::common::{genesis, keys, transfers_for_block};
@@ -42,7 +42,7 @@ fn blocks_indexes_and_state_round_trip_through_reopen() {
     let keys = keys(5);
     let mut nonces = vec![0; keys.len()];
     let mut chain =
-        EmbeddedChain::init(dir.path(), &genesis(&keys), NodeConfig::default()).unwrap();
+        EmbeddedChain::init(dir.path(), &genesis(&keys), EmbeddedConfig::default()).unwrap();
     let mut produced = Vec::new();
     for b in 1..=4u64 {
         let txs = transfers_for_block(&keys, &mut nonces, b, 12);
@@ -83,9 +83,9 @@ fn pipelined_and_sync_commits_store_the_same_chain() {
     let mut roots = Vec::new();
     for mode in [CommitMode::Sync, CommitMode::Pipelined { depth: 2 }] {
         let dir = tempfile::tempdir().unwrap();
-        let config = NodeConfig {
+        let config = EmbeddedConfig {
             commit: mode,
-            ..NodeConfig::default()
+            ..EmbeddedConfig::default()
         };
         let mut chain = EmbeddedChain::init(dir.path(), &genesis(&keys), config).unwrap();
         let mut nonces = vec![0; keys.len()];

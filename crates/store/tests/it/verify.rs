@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use deai_store::{schema, verify_chain, EmbeddedChain, NodeConfig, Store};
+use deai_store::{schema, verify_chain, EmbeddedChain, EmbeddedConfig, Store};
 use deai_types::{decode, encode, tx_root, Amount, Block, Call, Height};
 use redb::ReadableTable;
 
@@ -15,7 +15,7 @@ const TXS: usize = 8;
 fn build(dir: &Path) -> Vec<deai_types::Keypair> {
     let k = keys(4);
     let mut nonces = vec![0; k.len()];
-    let mut chain = EmbeddedChain::init(dir, &genesis(&k), NodeConfig::default()).unwrap();
+    let mut chain = EmbeddedChain::init(dir, &genesis(&k), EmbeddedConfig::default()).unwrap();
     for b in 1..=BLOCKS {
         for r in chain.submit_batch(transfers_for_block(&k, &mut nonces, b, TXS)) {
             r.unwrap();
@@ -149,6 +149,6 @@ fn a_tampered_state_or_missing_block_is_detected() {
     assert_eq!(h, BLOCKS);
     assert!(msg.contains("stored current state"), "{msg}");
     // Opening the chain for production refuses the inconsistent state too.
-    assert!(EmbeddedChain::open(dir.path(), NodeConfig::default()).is_err());
+    assert!(EmbeddedChain::open(dir.path(), EmbeddedConfig::default()).is_err());
     let _ = Height(0);
 }

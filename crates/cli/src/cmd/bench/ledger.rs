@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use clap::Args;
 use deai_chain::GenesisConfig;
-use deai_store::{EmbeddedChain, NodeConfig};
+use deai_store::{EmbeddedChain, EmbeddedConfig};
 use deai_types::{Amount, Call, ChainId, Keypair, Nonce, SignedTx, Tx};
 use serde_json::json;
 
@@ -165,7 +165,7 @@ pub fn run_bench(args: BenchLedgerArgs, global: &Global) -> anyhow::Result<()> {
             .prefix("deai-bench-ledger")
             .tempdir()?,
     };
-    let config = NodeConfig {
+    let config = EmbeddedConfig {
         mempool: deai_store::MempoolConfig {
             max_txs: total.max(1),
             max_per_sender: total.max(1),

@@ -56,7 +56,7 @@ pub const DEFAULT_IDLE_BLOCK_MS: u64 = 2_000;
 
 /// Settings of an [`EmbeddedChain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeConfig {
+pub struct EmbeddedConfig {
     /// Mempool limits.
     pub mempool: MempoolConfig,
     /// Most transactions per block.
@@ -65,7 +65,7 @@ pub struct NodeConfig {
     pub commit: CommitMode,
 }
 
-impl Default for NodeConfig {
+impl Default for EmbeddedConfig {
     fn default() -> Self {
         Self {
             mempool: MempoolConfig::default(),
@@ -77,7 +77,7 @@ impl Default for NodeConfig {
 
 /// Errors of the embedded chain.
 #[derive(Debug, thiserror::Error)]
-pub enum NodeError {
+pub enum EmbeddedError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -113,7 +113,7 @@ pub struct EmbeddedChain {
     head: Header,
     mempool: Mempool,
     committer: Option<Committer>,
-    config: NodeConfig,
+    config: EmbeddedConfig,
     idle_block_ms: Option<u64>,
 }
 
@@ -122,24 +122,24 @@ impl EmbeddedChain {
     pub fn init(
         dir: impl AsRef<Path>,
         genesis: &GenesisConfig,
-        config: NodeConfig,
-    ) -> Result<Self, NodeError> {
+        config: EmbeddedConfig,
+    ) -> Result<Self, EmbeddedError> {
         let (store, state) = Store::init(dir, genesis)?;
         Self::start(store, state, config)
     }
 
     /// Opens the chain in `dir`, recovering to its last committed block.
-    pub fn open(dir: impl AsRef<Path>, config: NodeConfig) -> Result<Self, NodeError> {
+    pub fn open(dir: impl AsRef<Path>, config: EmbeddedConfig) -> Result<Self, EmbeddedError> {
         let store = Store::open(dir)?;
         let state = store.state()?;
         Self::start(store, state, config)
     }
 
-    fn start(store: Store, state: State, config: NodeConfig) -> Result<Self, NodeError> {
+    fn start(store: Store, state: State, config: EmbeddedConfig) -> Result<Self, EmbeddedError> {
         let head = store.head()?;
         let root = state.root();
         if root != head.state_root {
-            return Err(NodeError::StateMismatch {
+            return Err(EmbeddedError::StateMismatch {
                 height: head.height.0,
                 expected: head.state_root.to_string(),
                 actual: root.to_string(),
@@ -227,7 +227,7 @@ impl EmbeddedChain {
     }
 
     /// Waits until every produced block is durable.
-    pub fn flush(&self) -> Result<(), NodeError> {
+    pub fn flush(&self) -> Result<(), EmbeddedError> {
         if let Some(c) = &self.committer {
             c.wait_durable(self.head.height)?;
         }
@@ -235,7 +235,7 @@ impl EmbeddedChain {
     }
 
     /// Admits a transaction to the mempool; returns its hash.
-    pub fn submit(&mut self, tx: SignedTx) -> Result<Hash32, NodeError> {
+    pub fn submit(&mut self, tx: SignedTx) -> Result<Hash32, EmbeddedError> {
         Ok(self.mempool.insert(tx, &self.state)?)
     }
 
@@ -266,7 +266,7 @@ impl EmbeddedChain {
 
     /// Produces a block at `now_ms` if one is due ([`EmbeddedChain::block_due`]); `None`
     /// otherwise.
-    pub fn produce_if_due(&mut self, now_ms: u64) -> Result<Option<ProducedBlock>, NodeError> {
+    pub fn produce_if_due(&mut self, now_ms: u64) -> Result<Option<ProducedBlock>, EmbeddedError> {
         if !self.block_due(now_ms) {
             return Ok(None);
         }
@@ -275,7 +275,7 @@ impl EmbeddedChain {
 
     /// Produces the next block from the ready mempool transactions (possibly none) at
     /// `timestamp_ms`, and commits it (see [`CommitMode`]).
-    pub fn produce_block(&mut self, timestamp_ms: u64) -> Result<ProducedBlock, NodeError> {
+    pub fn produce_block(&mut self, timestamp_ms: u64) -> Result<ProducedBlock, EmbeddedError> {
         if let Some(c) = &self.committer {
             // Refuse to build on top of a block whose background commit failed.
             c.check()?;
