@@ -16,10 +16,42 @@ fn fails(data_dir: &Path, args: &[&str]) -> String {
 
 fn balance(data_dir: &Path, who: &str) -> u128 {
     let v = json(data_dir, &["chain", "account", who]);
-    v["balance"]
-        .as_u64()
-        .map(u128::from)
-        .unwrap_or_else(|| v["balance"].to_string().parse().unwrap())
+    // Amounts are decimal strings in every JSON output, as in the HTTP API.
+    v["balance"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn amounts_above_u64_are_exact_decimal_strings_in_local_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let big: u128 = 1_000_000_000_000_000_000_000_000; // 10^24 > u64::MAX
+    let init = json(
+        d,
+        &["init", "--accounts", "2", "--balance", &big.to_string()],
+    );
+    assert_eq!(init["accounts"][0]["balance"], big.to_string());
+    let amount: u128 = 100_000_000_000_000_000_000; // 10^20
+    let receipt = json(
+        d,
+        &[
+            "tx",
+            "transfer",
+            "--from",
+            "alice",
+            "--to",
+            "bob",
+            "--amount",
+            &amount.to_string(),
+        ],
+    );
+    assert_eq!(receipt["status"], "ok", "{receipt}");
+    assert_eq!(balance(d, "bob"), big + amount);
+    let status = json(d, &["chain", "status"]);
+    let supply: u128 = status["total_supply"].as_str().unwrap().parse().unwrap();
+    assert!(
+        supply <= 2 * big && supply > 2 * big - 1_000_000,
+        "{status}"
+    );
 }
 
 #[test]
@@ -72,7 +104,7 @@ fn init_transfer_account_verify() {
     ok(d, &["tx", "stake", "--from", "bob", "--amount", "1000"]);
     let bob = json(d, &["chain", "account", "bob"]);
     assert_eq!(bob["nonce"], 1);
-    assert_eq!(bob["staked"], 1000);
+    assert_eq!(bob["staked"], "1000");
 
     let status = json(d, &["chain", "status"]);
     assert_eq!(status["height"], 2);

@@ -4,6 +4,7 @@
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use deai_analytics::{Distribution, Knowledge};
+use deai_api::Decimal;
 use deai_chain::State;
 use deai_report::Table;
 use deai_store::{verify_chain, Store};
@@ -87,16 +88,16 @@ fn account_json(state: &State, id: &AccountId) -> serde_json::Value {
     let unbonding: Vec<_> = state
         .unbonding_of(id)
         .map(|(hotkey, release, amount)| {
-            json!({"hotkey": hotkey.to_string(), "release_height": release, "amount": amount})
+            json!({"hotkey": hotkey.to_string(), "release_height": release, "amount": Decimal(amount)})
         })
         .collect();
     json!({
         "account": id.to_string(),
         "exists": state.account(id).is_some(),
-        "balance": state.balance_of(id),
+        "balance": Decimal(state.balance_of(id)),
         "nonce": state.nonce_of(id),
-        "staked": state.staker_stake(id),
-        "stake_on_it": state.hotkey_stake(id),
+        "staked": Decimal(state.staker_stake(id)),
+        "stake_on_it": Decimal(state.hotkey_stake(id)),
         "take": state.take_of(id).to_string(),
         "unbonding": unbonding,
     })
@@ -122,8 +123,8 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
                 "timestamp_ms": head.timestamp_ms,
                 "state_root": head.state_root.to_string(),
                 "transactions": store.tx_count()?,
-                "total_supply": state.total_supply(),
-                "supply": state.supply(),
+                "total_supply": Decimal(state.total_supply()),
+                "supply": Decimal(state.supply()),
             });
             if global.json {
                 print_json(&value)?;

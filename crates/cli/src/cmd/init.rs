@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
+use deai_api::Decimal;
 use deai_chain::GenesisConfig;
 use deai_store::Store;
 use deai_types::{Amount, ChainId};
@@ -89,7 +90,7 @@ pub fn run_init(args: InitArgs, global: &Global) -> anyhow::Result<()> {
         let accounts: Vec<_> = names
             .iter()
             .map(|(n, a, c)| {
-                json!({"name": n, "account": a.to_string(), "balance": args.balance,
+                json!({"name": n, "account": a.to_string(), "balance": Decimal(args.balance),
                     "key_created": c})
             })
             .collect();
@@ -98,7 +99,7 @@ pub fn run_init(args: InitArgs, global: &Global) -> anyhow::Result<()> {
             "chain_id": args.chain_id.as_str(),
             "genesis_hash": head.hash().to_string(),
             "state_root": head.state_root.to_string(),
-            "total_supply": state.total_supply(),
+            "total_supply": Decimal(state.total_supply()),
             "accounts": accounts,
         }))?;
     } else {
