@@ -22,6 +22,7 @@
 //! - [`behaviour`]: honest and adversarial miners, validators and voters, each its own type.
 //! - [`miner`], [`validator`], [`voter`], [`proposer`]: the roles; [`pv`] is what a
 //!   proposer/voter participant re-derives of the ledger's draw.
+//! - [`verify`]: re-deriving every recorded model from the update blobs (`deai chain verify`).
 //!
 //! # What a role does not decide
 //! When to act. The windows of a task say in which block of a round each commitment and
@@ -45,6 +46,7 @@ pub mod proposer;
 pub mod pv;
 pub mod signer;
 pub mod validator;
+pub mod verify;
 pub mod voter;
 
 pub use commit::{seeded_salt, RoundOf, SaltUse, Sealed};

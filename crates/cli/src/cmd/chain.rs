@@ -227,7 +227,7 @@ pub fn run_chain(cmd: ChainCommand, global: &Global) -> anyhow::Result<()> {
             let blob_dir = global.data_dir.join("blobs");
             if blob_dir.is_dir() {
                 let blobs = deai_store::BlobStore::open(&blob_dir)?;
-                let models = deai_sim::verify::verify_models(&store.state()?, &blobs);
+                let models = deai_roles::verify::verify_models(&store.state()?, &blobs);
                 for t in &models {
                     if !global.json {
                         println!(
